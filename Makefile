@@ -1,0 +1,36 @@
+# ses-rules: every target installs what it needs into .venv first.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+
+.PHONY: install test demo bench package fuzz schema clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest -q
+
+demo: install
+	@set -e; for p in policies/*.yaml examples/policies/*.yaml; do \
+	  echo "== $$p"; $(BIN)/ses-rules dry-run $$p examples/events/; echo; done
+
+bench: install
+	$(BIN)/python -m benchmarks
+
+package: install
+	$(BIN)/python scripts/package.py
+
+fuzz: install
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -m fuzz tests
+
+schema: install
+	$(BIN)/ses-rules schema > docs/policy.schema.json
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis
