@@ -1,0 +1,443 @@
+"""Conditions -> predicate objects with a fast `test(ctx)` and a readable `explain(ctx)`.
+
+Everything that can be decided at load time is: keys resolved against the
+field registry, operators looked up in theirs, literals normalised. A
+condition that does not compile leaves a diagnostic at its YAML position and
+compiles to nothing; the loader refuses the policy if any diagnostic exists.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .context import RecordContext
+from .diagnostics import hint_for
+from .fields import AddressSource, FieldError, FieldSpec, PathSource, Source, resolve
+from .jsonpath import PathError
+from .operators import COUNT_OPERATORS, NEGATIONS, OPERATORS, LiteralError, all_operator_names
+from .reader import Reader
+from .scalars import NumberLiteral
+from .yamlsource import Mapping, Node, Scalar, Sequence
+
+COMBINATORS = ("all", "any", "not", "condition")
+TEST_OPTIONS = ("match", "case_sensitive")
+MATCH_MODES = ("any", "all")
+
+
+def _json_safe(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    return str(value)
+
+
+class Condition:
+    def test(self, ctx: RecordContext) -> bool:
+        raise NotImplementedError
+
+    def explain(self, ctx: RecordContext) -> dict:
+        raise NotImplementedError
+
+
+class AllOf(Condition):
+    def __init__(self, children: list[Condition]):
+        self.children = children
+
+    def test(self, ctx: RecordContext) -> bool:
+        for child in self.children:
+            if not child.test(ctx):
+                return False
+        return True
+
+    def explain(self, ctx: RecordContext) -> dict:
+        parts = []
+        for child in self.children:           # stops where test() stops, so the trace shows what ran
+            parts.append(child.explain(ctx))
+            if not parts[-1]["held"]:
+                break
+        return {"all": parts, "held": all(p["held"] for p in parts)}
+
+
+class AnyOf(Condition):
+    def __init__(self, children: list[Condition]):
+        self.children = children
+
+    def test(self, ctx: RecordContext) -> bool:
+        for child in self.children:
+            if child.test(ctx):
+                return True
+        return False
+
+    def explain(self, ctx: RecordContext) -> dict:
+        parts = []
+        for child in self.children:
+            parts.append(child.explain(ctx))
+            if parts[-1]["held"]:
+                break
+        return {"any": parts, "held": any(p["held"] for p in parts)}
+
+
+class Not(Condition):
+    def __init__(self, child: Condition):
+        self.child = child
+
+    def test(self, ctx: RecordContext) -> bool:
+        return not self.child.test(ctx)
+
+    def explain(self, ctx: RecordContext) -> dict:
+        inner = self.child.explain(ctx)
+        return {"not": inner, "held": not inner["held"]}
+
+
+class Named(Condition):
+    """A reference to a named condition, resolved after all of them are compiled."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.target: Condition | None = None
+
+    def test(self, ctx: RecordContext) -> bool:
+        return self.target.test(ctx)  # type: ignore[union-attr]
+
+    def explain(self, ctx: RecordContext) -> dict:
+        inner = self.target.explain(ctx)  # type: ignore[union-attr]
+        return {"condition": self.name, "then": inner, "held": inner["held"]}
+
+
+class Check:
+    """One operator of a test: its name and argument (for traces) and its built predicate."""
+    __slots__ = ("name", "arg", "pred", "negated", "whole")
+
+    def __init__(self, name: str, arg: Any, pred: Callable, negated: bool, whole: bool):
+        self.name, self.arg, self.pred, self.negated, self.whole = name, arg, pred, negated, whole
+
+    def holds_on(self, values: list, ctx: RecordContext) -> bool:
+        """Whole-set semantics: negations mean no value satisfies the positive operator."""
+        if self.whole:
+            return self.pred(values, ctx)
+        pred = self.pred
+        for v in values:
+            if pred(v, ctx):
+                return False
+        return True
+
+
+class Test(Condition):
+    """All checks of one TEST on one source: positives per value, the rest on the whole set."""
+
+    def __init__(self, source: Source, value_checks: list[Check], set_checks: list[Check], match_all: bool):
+        self.source = source
+        self.value_checks = value_checks
+        self.set_checks = set_checks
+        self.match_all = match_all
+        self._preds = [c.pred for c in value_checks]
+        self._single = self._preds[0] if len(self._preds) == 1 and not match_all else None
+
+    def _values_hold(self, values: list, ctx: RecordContext) -> bool:
+        preds = self._preds
+        if not preds:
+            return True
+        single = self._single
+        if single is not None:
+            for v in values:
+                if single(v, ctx):
+                    return True
+            return False
+        if self.match_all:
+            if isinstance(self.source, AddressSource):
+                groups = self.source.per_address(ctx)
+                if not groups or any(not g for g in groups):
+                    return False
+                values = [v for g in groups for v in g]
+            if not values:
+                return False
+            return all(all(p(v, ctx) for p in preds) for v in values)
+        return any(all(p(v, ctx) for p in preds) for v in values)
+
+    def test(self, ctx: RecordContext) -> bool:
+        values = self.source.values(ctx)
+        for check in self.set_checks:
+            if not check.holds_on(values, ctx):
+                return False
+        return self._values_hold(values, ctx)
+
+    def explain(self, ctx: RecordContext) -> dict:
+        values = self.source.values(ctx)
+        checks = []
+        for check in self.value_checks:
+            hits = [v for v in values if check.pred(v, ctx)]
+            checks.append({"op": check.name, "arg": check.arg, "held": bool(hits) and (
+                len(hits) == len(values) if self.match_all else True), "matched": _json_safe(hits)})
+        for check in self.set_checks:
+            checks.append({"op": check.name, "arg": check.arg, "held": check.holds_on(values, ctx)})
+        return {"test": self.source.label, "values": _json_safe(values), "checks": checks,
+                "held": self.test(ctx)}
+
+
+class ConditionCompiler:
+    """Compiles condition nodes; named conditions and lists come from the loader."""
+
+    def __init__(self, reader: Reader, lists: dict[str, list], named: dict[str, Node]):
+        self.reader = reader
+        self.lists = lists
+        self.named_nodes = named
+        self.refs: list[tuple[Named, Scalar]] = []
+        self.used_lists: set[str] = set()
+
+    def error(self, node, code: str, message: str, hint: str | None = None) -> None:
+        self.reader.error(node, code, message, hint)
+
+    # -- conditions ----------------------------------------------------------------------------
+
+    def condition(self, node: Node | None, what: str = "condition") -> Condition | None:
+        mapping = self.reader.mapping(node, what)
+        if mapping is None:
+            return None
+        if not mapping.items:
+            self.error(mapping, "empty-condition", f"{what} is empty",
+                       "write a test such as {spf: PASS}, or remove `when` to always match")
+            return None
+        keys = [k.text for k, _ in mapping.items]
+        combinator = next((k for k in keys if k in COMBINATORS), None)
+        if combinator is not None:
+            if len(keys) > 1:
+                self.error(mapping, "mixed-condition",
+                           f"{combinator!r} cannot stand beside other keys ({', '.join(k for k in keys if k != combinator)})",
+                           "wrap them: {all: [...]}")
+                return None
+            return getattr(self, "_" + combinator)(mapping.items[0][1], mapping.items[0][0])
+        if "path" in keys:
+            return self._path_test(mapping)
+        tests = [self._field_test(key, value) for key, value in mapping.items]
+        if any(t is None for t in tests):
+            return None
+        return tests[0] if len(tests) == 1 else AllOf(tests)  # type: ignore[arg-type]
+
+    def _children(self, node: Node, key: Scalar) -> list[Condition] | None:
+        items = self.reader.sequence(node, f"{key.text!r}")
+        if items is None:
+            return None
+        if not items.items:
+            self.error(items, "empty-list", f"{key.text!r} needs at least one condition")
+            return None
+        children = [self.condition(c) for c in items.items]
+        return None if any(c is None for c in children) else children  # type: ignore[return-value]
+
+    def _all(self, node: Node, key: Scalar) -> Condition | None:
+        children = self._children(node, key)
+        return None if children is None else children[0] if len(children) == 1 else AllOf(children)
+
+    def _any(self, node: Node, key: Scalar) -> Condition | None:
+        children = self._children(node, key)
+        return None if children is None else children[0] if len(children) == 1 else AnyOf(children)
+
+    def _not(self, node: Node, key: Scalar) -> Condition | None:
+        child = self.condition(node)
+        return None if child is None else Not(child)
+
+    def _condition(self, node: Node, key: Scalar) -> Condition | None:
+        name = self.reader.text(node, "condition name")
+        if name is None:
+            return None
+        if name not in self.named_nodes:
+            self.error(node, "unknown-condition", f"unknown named condition {name!r}",
+                       hint_for(name, self.named_nodes) or "define it under `conditions:`")
+            return None
+        ref = Named(name)
+        self.refs.append((ref, node))  # type: ignore[arg-type]
+        return ref
+
+    # -- tests ---------------------------------------------------------------------------------
+
+    def _path_test(self, mapping: Mapping) -> Condition | None:
+        path_node = mapping.get("path")
+        path = self.reader.text(path_node, "path")
+        if path is None:
+            return None
+        try:
+            source: Source = PathSource(path, (path,))
+        except PathError as exc:
+            self.error(path_node, "bad-path", str(exc))
+            return None
+        ops = Mapping([(k, v) for k, v in mapping.items if k.text != "path"], mapping.line, mapping.col)
+        ops._index = {k.text: i for i, (k, _) in enumerate(ops.items)}
+        if not ops.items:
+            self.error(mapping, "missing-operator", f"path test on {path} has no operator", "add e.g. exists: true")
+            return None
+        return self._test(source, None, ops, path_node)
+
+    def _field_test(self, key: Scalar, value: Node) -> Condition | None:
+        cs = self._case_sensitive(value)
+        try:
+            source, field = resolve(key.text, bool(cs))
+        except FieldError as exc:
+            self.error(key, "unknown-field", str(exc), exc.hint)
+            return None
+        if isinstance(value, Scalar):
+            value = Mapping([(Scalar("equals", True, value.line, value.col), value)], value.line, value.col)
+        elif isinstance(value, Sequence):
+            value = Mapping([(Scalar("in", True, value.line, value.col), value)], value.line, value.col)
+        elif not isinstance(value, Mapping):
+            self.error(value, "bad-test", f"test of {key.text} must be a scalar, list or mapping")
+            return None
+        return self._test(source, field, value, key)
+
+    def _case_sensitive(self, node: Node) -> bool | None:
+        if isinstance(node, Mapping) and node.get("case_sensitive") is not None:
+            return self.reader.boolean(node.get("case_sensitive"), "case_sensitive")
+        return False
+
+    def _test(self, source: Source, field: FieldSpec | None, ops: Mapping, at: Node) -> Condition | None:
+        cs = self._case_sensitive(ops)
+        if cs is None:
+            return None
+        if isinstance(source, AddressSource) and cs != source.case_sensitive:
+            source, field = resolve(source.label, cs)
+        match_all = False
+        value_checks: list[Check] = []
+        set_checks: list[Check] = []
+        ok = True
+        has_negation = any(k.text in NEGATIONS for k, _ in ops.items)
+        for key, arg in ops.items:
+            name = key.text
+            if name in TEST_OPTIONS:
+                if name == "match":
+                    mode = self.reader.choice(arg, "match", MATCH_MODES)
+                    match_all = mode == "all"
+                    if has_negation:
+                        self.error(key, "match-with-negation", "a test with a negation cannot also hold `match`",
+                                   "a negation already covers every value; drop `match`")
+                        ok = False
+                continue
+            check = self._check(name, key, arg, source, field, cs)
+            if check is None:
+                ok = False
+            elif check.whole or check.negated:
+                set_checks.append(check)
+            else:
+                value_checks.append(check)
+        if not value_checks and not set_checks and ok:
+            self.error(at, "missing-operator", f"test of {source.label} has no operator")
+            return None
+        return Test(source, value_checks, set_checks, match_all) if ok else None
+
+    def _check(self, name: str, key: Scalar, arg: Node, source: Source, field: FieldSpec | None,
+               cs: bool) -> Check | None:
+        positive = NEGATIONS.get(name, name)
+        op = OPERATORS.get(positive)
+        if op is None:
+            self.error(key, "unknown-operator", f"unknown operator {name!r}",
+                       hint_for(name, all_operator_names() + list(TEST_OPTIONS)))
+            return None
+        value = self._argument(op.arg, arg, positive, source, cs)
+        if value is None:
+            return None
+        if field is not None and field.values and positive in ("equals", "in"):
+            if not self._check_enum(field, arg, value):
+                return None
+        try:
+            pred = op.build(value[0] if op.arg == "literal" else value, source, cs)
+        except LiteralError as exc:
+            self.error(arg, "bad-literal", str(exc), exc.hint)
+            return None
+        arg_value = value[0] if op.arg == "literal" else value
+        shown = _json_safe([_shown(v) for v in arg_value] if isinstance(arg_value, list) else _shown(arg_value))
+        return Check(name, shown, pred, negated=name in NEGATIONS, whole=op.scope == "whole")
+
+    def _check_enum(self, field: FieldSpec, node: Node, literals: list) -> bool:
+        allowed = {v.lower(): v for v in field.values}
+        ok = True
+        for lit in literals:
+            text = lit.text if isinstance(lit, NumberLiteral) else lit
+            if text.lower() not in allowed:
+                self.error(node, "bad-value", f"{text!r} is not a {field.name} value ({', '.join(field.values)})",
+                           hint_for(text, field.values))
+                ok = False
+        return ok
+
+    # -- arguments -----------------------------------------------------------------------------
+
+    def _argument(self, kind: str, node: Node, op: str, source: Source, cs: bool) -> Any:
+        """The operator's argument read from its node; None after reporting an error."""
+        if kind == "literal":
+            lit = self.reader.literal(node, op)
+            return None if lit is None else [lit]
+        if kind == "literals":
+            return self._literals(node, op)
+        if kind == "number":
+            return self.reader.number(node, op)
+        if kind == "boolean":
+            return self.reader.boolean(node, op)
+        if kind == "field":
+            name = self.reader.text(node, op)
+            if name is None:
+                return None
+            try:
+                return resolve(name, cs)[0]
+            except FieldError as exc:
+                self.error(node, "unknown-field", str(exc), exc.hint)
+                return None
+        return self._count(node)
+
+    def _literals(self, node: Node, op: str) -> list | None:
+        if isinstance(node, Mapping):
+            self.reader.check_keys(node, ("list",), f"{op} argument")
+            name = self.reader.text(node.get("list"), "list name")
+            if name is None:
+                return None
+            if name not in self.lists:
+                self.error(node.get("list"), "unknown-list", f"unknown list {name!r}",
+                           hint_for(name, self.lists) or "define it under `lists:`")
+                return None
+            self.used_lists.add(name)
+            entries = self.lists[name]
+            return None if entries is None else list(entries)   # a list that failed has its own error
+        items = node.items if isinstance(node, Sequence) else [node]
+        if not items:
+            self.error(node, "empty-list", f"{op} needs at least one value")
+            return None
+        values = [self.reader.literal(item, f"{op} value") for item in items]
+        return None if any(v is None for v in values) else values
+
+    def _count(self, node: Node) -> Callable | None:
+        """`count: N` or `count: {gt: N, ...}`: a test on the number of values."""
+        if isinstance(node, Scalar):
+            node = Mapping([(Scalar("equals", True, node.line, node.col), node)], node.line, node.col)
+        mapping = self.reader.mapping(node, "count")
+        if mapping is None:
+            return None
+        checks = []
+        for key, arg in mapping.items:
+            if key.text not in COUNT_OPERATORS:
+                self.error(key, "unknown-operator", f"count cannot hold {key.text!r}",
+                           hint_for(key.text, COUNT_OPERATORS) or f"allowed: {', '.join(COUNT_OPERATORS)}")
+                return None
+            positive = NEGATIONS.get(key.text, key.text)
+            op = OPERATORS[positive]
+            value = self._argument(op.arg, arg, positive, _NUMBERS, False)
+            if value is None:
+                return None
+            pred = op.build(value[0] if op.arg == "literal" else value, _NUMBERS, False)
+            checks.append((key.text in NEGATIONS, pred))
+        return lambda n, ctx: all(pred(n, ctx) is not negated for negated, pred in checks)
+
+    def resolve_refs(self, compiled: dict[str, Condition]) -> None:
+        for ref, _ in self.refs:
+            ref.target = compiled.get(ref.name)
+
+
+class _Numbers(Source):
+    label = "count"
+
+
+_NUMBERS = _Numbers()
+
+
+def _shown(value: Any) -> Any:
+    if isinstance(value, NumberLiteral):
+        return value.value
+    if isinstance(value, Source):
+        return value.label
+    return value

@@ -1,0 +1,72 @@
+"""Load-time diagnostics: every problem knows where in the YAML it came from."""
+from __future__ import annotations
+
+import difflib
+from dataclasses import asdict, dataclass
+from typing import Iterable
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    file: str
+    line: int
+    col: int
+    severity: str
+    code: str
+    message: str
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.file}:{self.line}:{self.col}: {self.severity}: {self.message}"
+        return f"{text} ({self.hint})" if self.hint else text
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class PolicyError(Exception):
+    """A policy that did not load; `errors` holds every diagnostic found, not just the first."""
+
+    def __init__(self, errors: list[Diagnostic]):
+        self.errors = list(errors)
+        super().__init__("\n".join(str(e) for e in self.errors))
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """The closest choice to a misspelt word.
+
+    difflib's default cutoff (0.6) misses `STOPP` -> `STOP_RULE`, so a
+    case-insensitive prefix match is tried first and the cutoff is lower.
+    """
+    options = list(choices)
+    lowered = word.lower()
+    by_lower = {c.lower(): c for c in options}
+    if lowered in by_lower:
+        return by_lower[lowered]
+    prefixed = [c for c in options if lowered and (c.lower().startswith(lowered) or lowered.startswith(c.lower()))]
+    if prefixed:
+        return min(prefixed, key=lambda c: abs(len(c) - len(word)))
+    close = difflib.get_close_matches(lowered, list(by_lower), n=1, cutoff=0.5)
+    return by_lower[close[0]] if close else None
+
+
+def hint_for(word: str, choices: Iterable[str]) -> str | None:
+    """`did you mean X?` or None."""
+    match = did_you_mean(word, choices)
+    return f"did you mean {match}?" if match else None
+
+
+class Collector:
+    """Gathers every error of one load, each at the position of the node it is about."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.errors: list[Diagnostic] = []
+
+    def error(self, node, code: str, message: str, hint: str | None = None) -> None:
+        line, col = (node.line, node.col) if node is not None else (1, 1)
+        self.errors.append(Diagnostic(self.file, line, col, "error", code, message, hint))
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise PolicyError(sorted(self.errors, key=lambda d: (d.line, d.col)))

@@ -1,0 +1,226 @@
+"""Named fields and address parts: one registry entry each, compiled into value sources.
+
+A source turns a record into the list of values a test looks at. Address
+sources parse each address field once per record (cached in the context) and
+hand out values already in the form equality compares: the local part folded
+unless `case_sensitive`, the domain in its IDNA normal form.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from . import addresses
+from .context import RecordContext
+from .jsonpath import compile_path
+from .text import fold
+
+VERDICTS = ("PASS", "FAIL", "GRAY", "PROCESSING_FAILED", "DISABLED")
+DMARC_POLICIES = ("none", "quarantine", "reject")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    kind: str                  # address | address list | text | verdict | enum | number | boolean | text list
+    paths: tuple[str, ...]     # where in the record's `ses`; the first that has the key wins
+    doc: str
+    values: tuple[str, ...] = ()   # the allowed literals of verdict / enum fields
+
+    @property
+    def is_address(self) -> bool:
+        return self.kind.startswith("address")
+
+
+def _field(name: str, kind: str, *paths: str, doc: str, values: tuple[str, ...] = ()) -> FieldSpec:
+    return FieldSpec(name, kind, paths, doc, values)
+
+
+_CH = "$.mail.commonHeaders"
+FIELDS: dict[str, FieldSpec] = {f.name: f for f in (
+    _field("sender", "address", "$.mail.source", doc="envelope MAIL FROM"),
+    _field("from", "address list", f"{_CH}.from[*]", doc="From header addresses"),
+    _field("to", "address list", f"{_CH}.to[*]", doc="To header addresses"),
+    _field("cc", "address list", f"{_CH}.cc[*]", doc="Cc header addresses"),
+    _field("bcc", "address list", f"{_CH}.bcc[*]", doc="Bcc header addresses"),
+    _field("sender_header", "address list", f"{_CH}.sender[*]", doc="Sender header addresses"),
+    _field("reply_to", "address list", f"{_CH}.replyTo[*]", f"{_CH}['reply-to'][*]",
+           doc="Reply-To header addresses (replyTo, or reply-to as some libraries emit it)"),
+    _field("return_path", "address", f"{_CH}.returnPath", doc="Return-Path header"),
+    _field("recipients", "address list", "$.receipt.recipients[*]",
+           doc="envelope RCPT TO addresses the receipt rule matched"),
+    _field("destination", "address list", "$.mail.destination[*]", doc="all envelope recipients"),
+    _field("subject", "text", f"{_CH}.subject", doc="Subject header"),
+    _field("message_id", "text", f"{_CH}.messageId", doc="Message-ID header"),
+    _field("date", "text", f"{_CH}.date", doc="Date header"),
+    _field("ses_message_id", "text", "$.mail.messageId", doc="the SES message id (S3 object key)"),
+    _field("spf", "verdict", "$.receipt.spfVerdict.status", doc="SPF verdict", values=VERDICTS),
+    _field("dkim", "verdict", "$.receipt.dkimVerdict.status", doc="DKIM verdict", values=VERDICTS),
+    _field("dmarc", "verdict", "$.receipt.dmarcVerdict.status", doc="DMARC verdict", values=VERDICTS),
+    _field("spam", "verdict", "$.receipt.spamVerdict.status", doc="spam scan verdict", values=VERDICTS),
+    _field("virus", "verdict", "$.receipt.virusVerdict.status", doc="virus scan verdict", values=VERDICTS),
+    _field("dmarc_policy", "enum", "$.receipt.dmarcPolicy", doc="the sender domain's DMARC policy (only when DMARC fails)",
+           values=DMARC_POLICIES),
+    _field("processing_time_ms", "number", "$.receipt.processingTimeMillis", doc="SES processing time"),
+    _field("headers_truncated", "boolean", "$.mail.headersTruncated", doc="SES cut the header list"),
+    _field("action_type", "text", "$.receipt.action.type", doc="receipt action type (Lambda)"),
+    _field("invocation_type", "text", "$.receipt.action.invocationType", doc="RequestResponse or Event"),
+)}
+HEADER_PREFIX = "header."
+HEADER_DOC = "value of every mail.headers entry whose name equals NAME case-insensitively"
+
+
+@dataclass(frozen=True)
+class PartSpec:
+    name: str
+    doc: str
+    kind: str        # "address": equality in address normal form; "text": plain text
+    extract: Callable[[addresses.Address, bool], list[str]]
+
+
+def _local(a: addresses.Address, cs: bool) -> str:
+    return a.local if cs else fold(a.local)
+
+
+def _name_address(text: str, cs: bool) -> str:
+    local, _, domain = text.rpartition("@")
+    return f"{local if cs else fold(local)}@{domain}"
+
+
+PARTS: dict[str, PartSpec] = {p.name: p for p in (
+    PartSpec("address", "local@domain (the default)", "address", lambda a, cs: [f"{_local(a, cs)}@{a.domain}"]),
+    PartSpec("local", "the local part", "address", lambda a, cs: [_local(a, cs)]),
+    PartSpec("domain", "the domain, IDNA normal form", "address", lambda a, cs: [a.domain]),
+    PartSpec("user", "user of user+detail@domain", "address", lambda a, cs: [_local(a, cs).split("+", 1)[0]]),
+    PartSpec("detail", "detail of user+detail@domain (none without +)", "address",
+             lambda a, cs: _local(a, cs).split("+", 1)[1:]),
+    PartSpec("display_name", "the display name, RFC 2047 decoded", "text",
+             lambda a, cs: [a.display_name] if a.display_name else []),
+    PartSpec("name_address", "every local@domain inside the display name (the classic spoof)", "address",
+             lambda a, cs: [_name_address(t, cs) for t in a.name_addresses]),
+    PartSpec("raw", "the string as SES gave it", "text", lambda a, cs: []),   # served by RawSource
+)}
+
+
+class Source:
+    """Where a test's values come from; `label` names it in traces and errors."""
+    label: str
+    kind = "text"
+    part: PartSpec | None = None
+
+    def values(self, ctx: RecordContext) -> list[Any]:
+        raise NotImplementedError
+
+
+class PathSource(Source):
+    """Raw JSON values of one or more JSONPaths; the first path whose values exist wins."""
+
+    def __init__(self, label: str, paths: tuple[str, ...]):
+        self.label = label
+        self.getters = [compile_path(p) for p in paths]
+        if len(self.getters) == 1:
+            self.values = lambda ctx, get=self.getters[0]: get(ctx.ses)  # type: ignore[method-assign]
+
+    def values(self, ctx: RecordContext) -> list[Any]:
+        for get in self.getters:
+            found = get(ctx.ses)
+            if found:
+                return found
+        return []
+
+
+class HeaderSource(Source):
+    def __init__(self, name: str):
+        self.label = HEADER_PREFIX + name
+        self.key = name.lower()
+
+    def values(self, ctx: RecordContext) -> list[Any]:
+        return ctx.headers().get(self.key, [])
+
+
+class AddressSource(Source):
+    """Address field + part; parsed once per record, part values cached per record."""
+
+    def __init__(self, field: FieldSpec, part: PartSpec, case_sensitive: bool):
+        self.label = field.name if part.name == "address" else f"{field.name}.{part.name}"
+        self.raw = PathSource(field.name, field.paths)
+        self.part = part
+        self.kind = part.kind
+        self.case_sensitive = case_sensitive
+        self._parsed_key = ("addresses", field.name)
+        self._values_key = ("part", field.name, part.name, case_sensitive)
+
+    def parsed(self, ctx: RecordContext) -> list[list[addresses.Address]]:
+        """Per SES string, its addresses (non-strings yield none)."""
+        cached = ctx.cache.get(self._parsed_key)
+        if cached is None:
+            cached = [ctx.parse_addresses(raw) if isinstance(raw, str) else [] for raw in self.raw.values(ctx)]
+            ctx.cache[self._parsed_key] = cached
+        return cached
+
+    def values(self, ctx: RecordContext) -> list[str]:
+        cached = ctx.cache.get(self._values_key)
+        if cached is None:
+            extract, cs = self.part.extract, self.case_sensitive
+            cached = [v for group in self.parsed(ctx) for a in group for v in extract(a, cs)]
+            ctx.cache[self._values_key] = cached
+        return cached
+
+    def per_address(self, ctx: RecordContext) -> list[list[str]] | None:
+        """For `match: all`: each address's part values; None when a string yields no address."""
+        groups = self.parsed(ctx)
+        if any(not g for g in groups):
+            return None
+        extract, cs = self.part.extract, self.case_sensitive
+        return [extract(a, cs) for g in groups for a in g]
+
+
+class RawSource(AddressSource):
+    """`.raw`: the SES strings themselves, as text."""
+
+    def values(self, ctx: RecordContext) -> list[Any]:
+        return self.raw.values(ctx)
+
+    def per_address(self, ctx: RecordContext) -> list[list[str]] | None:
+        return [[v] for v in self.raw.values(ctx)]
+
+
+def field_names() -> list[str]:
+    """Every spelling a condition key may take (for "did you mean")."""
+    names = list(FIELDS)
+    names += [f"{f.name}.{p}" for f in FIELDS.values() if f.is_address for p in PARTS]
+    return names
+
+
+class FieldError(ValueError):
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
+
+
+def resolve(key: str, case_sensitive: bool) -> tuple[Source, FieldSpec | None]:
+    """A condition key (`from.domain`, `header.X-Spam-Flag`, `subject`) as a value source."""
+    from .diagnostics import hint_for
+
+    if key.startswith(HEADER_PREFIX):
+        name = key[len(HEADER_PREFIX):]
+        if not name:
+            raise FieldError("header. needs a header name", "write header.X-Spam-Flag")
+        return HeaderSource(name), None
+    name, _, part_name = key.partition(".")
+    field = FIELDS.get(name)
+    if field is None:
+        raise FieldError(f"unknown field {key!r}", hint_for(key, field_names() + ["header.NAME"]))
+    if not part_name:
+        if field.is_address:
+            return AddressSource(field, PARTS["address"], case_sensitive), field
+        return PathSource(field.name, field.paths), field
+    if not field.is_address:
+        raise FieldError(f"field {name!r} is not an address and has no part {part_name!r}",
+                         "address parts apply to address fields only")
+    part = PARTS.get(part_name)
+    if part is None:
+        raise FieldError(f"unknown address part {part_name!r} of {name!r}",
+                         hint_for(part_name, PARTS) or f"parts: {', '.join(PARTS)}")
+    cls = RawSource if part.name == "raw" else AddressSource
+    return cls(field, part, case_sensitive), field

@@ -1,0 +1,250 @@
+"""Operators: one registry entry each, built at load time into plain predicates.
+
+A value operator builds `pred(value, ctx) -> bool`, checked per value; a
+whole-set operator builds `pred(values, ctx) -> bool`. Literals are folded,
+normalised, turned into sets and regexes here, once; the predicates only look
+up and compare.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from . import addresses, regex
+from .fields import AddressSource, Source
+from .scalars import NUMBER_RE, NumberLiteral, is_number
+from .text import as_text, fold, nfc
+
+ValuePred = Callable[[Any, Any], bool]
+
+
+class LiteralError(ValueError):
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class Operator:
+    name: str
+    arg: str      # literal | literals | number | boolean | field | count
+    scope: str    # value: checked per value | whole: looks at the set of values
+    doc: str
+    build: Callable[..., Callable]
+
+
+def _text_key(cs: bool) -> Callable[[str], str]:
+    return (lambda t: t) if cs else fold
+
+
+def _literal_text(lit: str | NumberLiteral) -> str:
+    return lit.text if isinstance(lit, NumberLiteral) else lit
+
+
+# ---- equality -------------------------------------------------------------------------------
+
+def _address_literal(lit: str, source: AddressSource) -> str:
+    """A literal in the normal form the source's part hands out."""
+    part, cs = source.part.name, source.case_sensitive
+    if part in ("address", "name_address"):
+        parsed = addresses.parse_literal(lit)
+        if parsed is None:
+            hint = f"to test the domain write {source.label.split('.')[0]}.domain" if "@" not in lit else None
+            raise LiteralError(f"{lit!r} is not one e-mail address", hint)
+        return f"{parsed.local if cs else fold(parsed.local)}@{parsed.domain}"
+    if part == "domain":
+        if "@" in lit:
+            raise LiteralError(f"{lit!r} is an address, not a domain", f"use {source.label.split('.')[0]}.address")
+        return addresses.normalize_domain(lit)
+    return lit if cs else fold(lit)
+
+
+def build_in(literals: list[str | NumberLiteral], source: Source, cs: bool) -> ValuePred:
+    """`in` (and `equals`, its one-literal case): set lookups, never scans."""
+    if isinstance(source, AddressSource) and source.kind == "address":
+        wanted = frozenset(_address_literal(_literal_text(lit), source) for lit in literals)
+        return lambda v, ctx: v in wanted
+    key = _text_key(cs)
+    texts = frozenset(key(_literal_text(lit)) for lit in literals)
+    numbers = frozenset(lit.value for lit in literals if isinstance(lit, NumberLiteral))
+
+    def pred(v: Any, ctx: Any) -> bool:
+        if type(v) is str:
+            return key(v) in texts
+        if is_number(v) and v in numbers:
+            return True
+        text = as_text(v)
+        return text is not None and key(text) in texts
+    return pred
+
+
+def build_equals(literal: str | NumberLiteral, source: Source, cs: bool) -> ValuePred:
+    return build_in([literal], source, cs)
+
+
+# ---- text -----------------------------------------------------------------------------------
+
+def _text_pred(literals: list[str | NumberLiteral], cs: bool, test: Callable[[str, tuple[str, ...]], bool]) -> ValuePred:
+    key = _text_key(cs)
+    wanted = tuple(key(_literal_text(lit)) for lit in literals)
+
+    def pred(v: Any, ctx: Any) -> bool:
+        text = v if type(v) is str else as_text(v)
+        return text is not None and test(key(text), wanted)
+    return pred
+
+
+def build_contains(literals, source, cs) -> ValuePred:
+    return _text_pred(literals, cs, lambda t, w: any(s in t for s in w))
+
+
+def build_starts_with(literals, source, cs) -> ValuePred:
+    return _text_pred(literals, cs, lambda t, w: t.startswith(w))
+
+
+def build_ends_with(literals, source, cs) -> ValuePred:
+    return _text_pred(literals, cs, lambda t, w: t.endswith(w))
+
+
+def _regex_pred(program, key: Callable[[str], str], method: str) -> ValuePred:
+    run = getattr(program, method)
+
+    def pred(v: Any, ctx: Any) -> bool:
+        text = v if type(v) is str else as_text(v)
+        return text is not None and run(key(text)) is not None
+    return pred
+
+
+def _compile(patterns: list[str], cs: bool):
+    try:
+        return regex.compile_any(patterns, case_sensitive=cs)
+    except regex.RegexError as exc:
+        raise LiteralError(str(exc), exc.hint) from None
+
+
+def build_matches(literals, source, cs) -> ValuePred:
+    """RE2 search; case-insensitivity is RE2's own folding, so the value is only NFC-normalised."""
+    return _regex_pred(_compile([_literal_text(p) for p in literals], cs), nfc, "search")
+
+
+def glob_to_regex(pattern: str) -> str:
+    """`*` any run, `?` one character, everything else literal; (?s) so `*` crosses newlines."""
+    out = []
+    for ch in pattern:
+        out.append(".*" if ch == "*" else "." if ch == "?" else regex.re2.escape(ch))
+    return "(?s)" + "".join(out)
+
+
+def build_glob(literals, source, cs) -> ValuePred:
+    key = _text_key(cs)
+    program = _compile([glob_to_regex(key(_literal_text(p))) for p in literals], True)
+    return _regex_pred(program, key, "fullmatch")
+
+
+# ---- domains --------------------------------------------------------------------------------
+
+def _domain_of(value: Any) -> str | None:
+    if type(value) is not str or not value:
+        return None
+    return addresses.normalize_domain(value.rpartition("@")[2])
+
+
+def build_in_domain(literals, source, cs) -> ValuePred:
+    """Equal to a listed domain or a subdomain of it, on a label boundary: a set lookup per label."""
+    if isinstance(source, AddressSource) and source.part.name not in ("address", "domain", "name_address"):
+        raise LiteralError(f"in_domain needs an address or a domain, not {source.label}",
+                           f"use {source.label.split('.')[0]}.domain")
+    domains = set()
+    for lit in literals:
+        text = _literal_text(lit).strip().lstrip("*").lstrip(".")
+        if "@" in text or not text:
+            raise LiteralError(f"{_literal_text(lit)!r} is not a domain", "write example.com (subdomains included)")
+        domains.add(addresses.normalize_domain(text))
+    wanted = frozenset(domains)
+
+    def pred(v: Any, ctx: Any) -> bool:
+        domain = _domain_of(v)
+        if not domain:
+            return False
+        while True:
+            if domain in wanted:
+                return True
+            dot = domain.find(".")
+            if dot < 0:
+                return False
+            domain = domain[dot + 1:]
+    return pred
+
+
+def build_same_as(other: Source, source: Source, cs: bool) -> ValuePred:
+    """Equal to any value of another field of the same record, in the form both share."""
+    both_address = isinstance(source, AddressSource) and source.kind == "address" and other.kind == "address"
+    key = (lambda t: t) if both_address else _text_key(cs)
+
+    def pred(v: Any, ctx: Any) -> bool:
+        text = v if type(v) is str else as_text(v)
+        if text is None:
+            return False
+        text = key(text)
+        for o in other.values(ctx):
+            o_text = o if type(o) is str else as_text(o)
+            if o_text is not None and key(o_text) == text:
+                return True
+        return False
+    return pred
+
+
+# ---- numbers --------------------------------------------------------------------------------
+
+def _number_of(value: Any) -> int | float | None:
+    if is_number(value):
+        return value
+    if type(value) is str and NUMBER_RE.match(value):
+        return float(value)
+    return None
+
+
+def _compare(test: Callable[[Any, Any], bool]):
+    def build(limit, source, cs) -> ValuePred:
+        def pred(v: Any, ctx: Any) -> bool:
+            number = _number_of(v)
+            return number is not None and test(number, limit)
+        return pred
+    return build
+
+
+# ---- whole-set --------------------------------------------------------------------------------
+
+def build_exists(wanted: bool, source, cs):
+    return lambda values, ctx: bool(values) is wanted
+
+
+def build_count(number_test: ValuePred, source, cs):
+    return lambda values, ctx: number_test(len(values), ctx)
+
+
+OPERATORS: dict[str, Operator] = {op.name: op for op in (
+    Operator("equals", "literal", "value", "equals the literal", build_equals),
+    Operator("in", "literals", "value", "equals one of the literals (a set lookup)", build_in),
+    Operator("contains", "literals", "value", "contains any of the strings", build_contains),
+    Operator("starts_with", "literals", "value", "starts with any of the strings", build_starts_with),
+    Operator("ends_with", "literals", "value", "ends with any of the strings", build_ends_with),
+    Operator("matches", "literals", "value", "an RE2 regex matches anywhere", build_matches),
+    Operator("glob", "literals", "value", "matches a glob whole (* and ?)", build_glob),
+    Operator("in_domain", "literals", "value", "is in one of the domains or a subdomain", build_in_domain),
+    Operator("same_as", "field", "value", "equals a value of another field", build_same_as),
+    Operator("gt", "number", "value", "is a number greater than", _compare(lambda a, b: a > b)),
+    Operator("gte", "number", "value", "is a number greater than or equal to", _compare(lambda a, b: a >= b)),
+    Operator("lt", "number", "value", "is a number less than", _compare(lambda a, b: a < b)),
+    Operator("lte", "number", "value", "is a number less than or equal to", _compare(lambda a, b: a <= b)),
+    Operator("exists", "boolean", "whole", "the field has at least one value (true) or none (false)", build_exists),
+    Operator("count", "count", "whole", "the number of values satisfies a number test", build_count),
+)}
+NEGATABLE = ("equals", "in", "contains", "starts_with", "ends_with", "matches", "glob", "in_domain", "same_as")
+NEGATIONS: dict[str, str] = {f"not_{name}": name for name in NEGATABLE}
+# What `count: {...}` may hold: tests on a number.
+COUNT_OPERATORS = ("equals", "in", "gt", "gte", "lt", "lte", "not_equals", "not_in")
+
+
+def all_operator_names() -> list[str]:
+    return list(OPERATORS) + list(NEGATIONS)

@@ -1,0 +1,110 @@
+"""A loaded policy and its evaluation over a Lambda SES event. Evaluation never raises."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .compiler import Condition
+from .context import RecordContext
+from .decision import Decision, RecordDecision
+from .yamlsource import Node
+
+
+@dataclass
+class Rule:
+    name: str
+    disposition: str
+    condition: Condition | None          # None: always matches
+    mode: str = "enforce"                # enforce | shadow
+    enabled: bool = True
+    description: str | None = None
+    lint_ignore: tuple[str, ...] = ()
+    line: int = 1
+    col: int = 1
+
+    @property
+    def shadow(self) -> bool:
+        return self.mode == "shadow"
+
+
+def _record_problem(record: Any) -> str | None:
+    """Why a record is not an SES receiving record, or None."""
+    if not isinstance(record, dict):
+        return f"record is {type(record).__name__}, not an object"
+    if record.get("eventSource") != "aws:ses":
+        return f"eventSource is {record.get('eventSource')!r}, not 'aws:ses'"
+    ses = record.get("ses")
+    if not isinstance(ses, dict):
+        return "record has no ses object"
+    for key in ("mail", "receipt"):
+        if not isinstance(ses.get(key), dict):
+            return f"ses.{key} is missing or not an object"
+    return None
+
+
+@dataclass
+class Policy:
+    name: str
+    revision: str
+    file: str
+    default: str
+    on_error: str
+    rules: list[Rule]
+    description: str | None = None
+    lists: dict[str, list] = field(default_factory=dict)
+    conditions: dict[str, Condition] = field(default_factory=dict)
+    source: Node | None = None
+
+    def __post_init__(self) -> None:
+        self._active = [r for r in self.rules if r.enabled]
+
+    def evaluate(self, event: Any, explain: bool = False) -> Decision:
+        """The decision for a whole Lambda event; any failure becomes `on_error` with its reason."""
+        try:
+            records = event.get("Records") if isinstance(event, dict) else None
+            if not isinstance(records, list) or not records:
+                reason = "event has no Records" if records is None else "event Records is empty or not a list"
+                return Decision(self.on_error, None, [], [reason], self.name, self.revision, [])
+            decided = [self._evaluate_record(r, explain) for r in records]
+            return Decision.combine(decided, self.name, self.revision)
+        except Exception as exc:  # noqa: BLE001 - the contract is: never raise, answer on_error
+            return Decision(self.on_error, None, [], [f"internal error: {type(exc).__name__}: {exc}"],
+                            self.name, self.revision, [])
+
+    def _evaluate_record(self, record: Any, explain: bool) -> RecordDecision:
+        problem = _record_problem(record)
+        if problem is not None:
+            return RecordDecision(self.on_error, errors=[problem], trace=[] if explain else None)
+        ctx = RecordContext(record["ses"])
+        try:
+            return self._explain(ctx) if explain else self._decide(ctx)
+        except Exception as exc:  # noqa: BLE001
+            return RecordDecision(self.on_error, errors=[f"evaluation failed: {type(exc).__name__}: {exc}"],
+                                  trace=[] if explain else None)
+
+    def _decide(self, ctx: RecordContext) -> RecordDecision:
+        shadow: list[str] = []
+        for rule in self._active:
+            condition = rule.condition
+            if condition is None or condition.test(ctx):
+                if rule.mode == "shadow":
+                    shadow.append(rule.name)
+                else:
+                    return RecordDecision(rule.disposition, rule.name, shadow)
+        return RecordDecision(self.default, None, shadow)
+
+    def _explain(self, ctx: RecordContext) -> RecordDecision:
+        """Same walk as _decide, recording every rule tried and each condition's values."""
+        shadow: list[str] = []
+        trace: list[dict] = []
+        for rule in self._active:
+            tree = rule.condition.explain(ctx) if rule.condition is not None else None
+            held = tree is None or tree["held"]
+            trace.append({"rule": rule.name, "mode": rule.mode, "disposition": rule.disposition,
+                          "held": held, "condition": tree})
+            if held:
+                if rule.mode == "shadow":
+                    shadow.append(rule.name)
+                else:
+                    return RecordDecision(rule.disposition, rule.name, shadow, trace=trace)
+        return RecordDecision(self.default, None, shadow, trace=trace)
