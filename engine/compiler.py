@@ -259,7 +259,11 @@ class ConditionCompiler:
         try:
             source: Source = PathSource(path, (path,))
         except PathError as exc:
-            self.error(path_node, "bad-path", str(exc))
+            at = path_node
+            if exc.offset is not None and isinstance(path_node, Scalar) and "\n" not in path_node.text:
+                at = Scalar(path_node.text, path_node.plain, path_node.line,
+                            path_node.col + exc.offset + (0 if path_node.plain else 1))
+            self.error(at, "bad-path", str(exc))
             return None
         ops = Mapping([(k, v) for k, v in mapping.items if k.text != "path"], mapping.line, mapping.col)
         ops._index = {k.text: i for i, (k, _) in enumerate(ops.items)}
