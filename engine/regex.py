@@ -41,7 +41,7 @@ def _options(case_sensitive: bool) -> re2.Options:
 
 def _explain(pattern: str, error: str) -> RegexError:
     hint = next((advice for marker, advice in _ADVICE if marker in error or marker in pattern), None)
-    return RegexError(f"invalid regular expression {pattern!r}: {error}", hint)
+    return RegexError(f"invalid regular expression '{pattern}': {error}", hint)
 
 
 def _compile(pattern: str, case_sensitive: bool):

@@ -99,12 +99,20 @@ def _check_shape(text: str, file: str) -> None:
             depth -= 1
 
 
-def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+class _RecursiveAlias(Exception):
+    def __init__(self, node: yaml.Node):
+        self.node = node
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int | None]) -> int:
     """Node count with every alias expanded, computed once per shared node (no exponential walk)."""
     key = id(node)
     if key in memo:
-        return memo[key]
-    memo[key] = MAX_NODES + 1  # a node reached again while being sized: treat as too large
+        size = memo[key]
+        if size is None:             # reached again while being sized: an alias to its own ancestor
+            raise _RecursiveAlias(node)
+        return size
+    memo[key] = None
     if isinstance(node, yaml.MappingNode):
         size = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
     elif isinstance(node, yaml.SequenceNode):
@@ -183,7 +191,13 @@ def compose(text: str, file: str) -> Node | None:
         raise PolicyError([_diag(file, 1, 1, "yaml-syntax", f"invalid YAML: {exc}")]) from None
     if root is None:
         return None
-    if _expanded_size(root, {}) > MAX_NODES:
+    try:
+        size = _expanded_size(root, {})
+    except _RecursiveAlias as exc:
+        mark = exc.node.start_mark
+        raise PolicyError([_diag(file, mark.line + 1, mark.column + 1, "recursive-alias",
+                                 "an alias refers to a node that contains it", "remove the alias")]) from None
+    if size > MAX_NODES:
         line, col = root.start_mark.line + 1, root.start_mark.column + 1
         raise PolicyError([_diag(file, line, col, "too-large",
                                  f"policy expands to more than {MAX_NODES} nodes after alias expansion",

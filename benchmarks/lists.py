@@ -1,0 +1,48 @@
+"""Benchmark 3: per-event cost of `in` and `in_domain` does not grow with the list (set lookups)."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from engine import load_policy
+
+from .events import EventSet
+from .report import Row
+from .timing import Settings, median, per_item, ratio
+
+# (operator, field, entries of the small and the large list, entry maker)
+CASES = (
+    ("in", "sender", (10, 200_000), lambda i: f"user{i}@list{i % 997}.example"),
+    ("in_domain", "from.domain", (10, 100_000), lambda i: f"d{i}.blocked{i % 991}.example"),
+)
+QUICK_SIZES = (10, 1_000)
+
+
+def _policy(folder: Path, operator: str, field: str, entries: list[str]) -> Path:
+    """A one-rule policy whose list comes from a file, as large lists do."""
+    (folder / "entries.txt").write_text("\n".join(entries) + "\n")
+    path = folder / "policy.yaml"
+    path.write_text(f"version: 1\nlists:\n  big: {{file: entries.txt}}\nrules:\n"
+                    f"  - name: listed\n    when: {{{field}: {{{operator}: {{list: big}}}}}}\n"
+                    f"    disposition: STOP_RULE_SET\n")
+    return path
+
+
+def run(settings: Settings, events: EventSet, quick: bool = False) -> tuple[list[Row], dict[str, Any]]:
+    rows, details = [], {}
+    for operator, field, sizes, make in CASES:
+        small, large = QUICK_SIZES if quick else sizes
+        policies = {}
+        for size in (small, large):
+            with tempfile.TemporaryDirectory() as folder:
+                policies[size] = load_policy(_policy(Path(folder), operator, field, [make(i) for i in range(size)]))
+        samples = per_item({f"{n:,}": p.evaluate for n, p in policies.items()}, events.events, settings)
+        small_s, large_s = samples[f"{small:,}"], samples[f"{large:,}"]
+        growth = ratio(large_s, small_s)
+        label = f"`{operator}` on {field}"
+        rows += [Row("3 list scaling", f"{label}, {small:,} entries", median(small_s) * 1e6, "µs/event"),
+                 Row("3 list scaling", f"{label}, {large:,} entries", median(large_s) * 1e6, "µs/event"),
+                 Row("3 list scaling", f"{label}: {large:,} / {small:,}", growth, "x", "<= 1.2x", growth <= 1.2)]
+        details[operator] = {"sizes": [small, large], "samples_s": samples}
+    return rows, details

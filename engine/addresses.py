@@ -1,0 +1,335 @@
+"""Address parsing for address fields: a fast path, the stdlib reference parser, a linear fallback.
+
+Spec section 3.4. Three routes give one result type:
+
+* the FAST PATH (``re`` with possessive quantifiers only, so it cannot backtrack) takes
+  the plain forms SES puts in ``commonHeaders`` -- ``a@b``, ``Name <a@b>``,
+  ``"Quoted, Name" <a@b>``, comma lists of those -- and must agree exactly with
+  the reference parser on everything it accepts (property-tested);
+* the REFERENCE parser, ``email.headerregistry`` under ``email.policy.default``,
+  takes everything else up to ``MAX_REFERENCE_LENGTH`` characters, unless it raises
+  or reports a defect;
+* the FALLBACK (RE2 and plain string scans, linear time) takes the rest: long or
+  padded strings, broken syntax, and whatever the caller flags with ``fallback=True``
+  once a record's address strings are too large in total. It is deliberately
+  generous: every ``local@domain`` it sees surfaces either as an address or as a
+  ``name_addresses`` entry, so padding cannot hide an address from a blocking rule.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+from email.headerregistry import HeaderRegistry
+from functools import lru_cache
+
+import idna
+import re2
+
+MAX_REFERENCE_LENGTH = 1000
+"""Longer strings skip the reference parser, which is quadratic on some inputs."""
+
+_REGISTRY = HeaderRegistry()
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """One parsed mailbox; the engine derives folded and ``user+detail`` forms from it."""
+
+    local: str                       # as written (case kept), quotes removed
+    domain: str                      # normalize_domain() form
+    display_name: str                # RFC 2047 encoded words decoded
+    name_addresses: tuple[str, ...]  # every local@domain inside the display name
+
+    @property
+    def address(self) -> str:
+        return f"{self.local}@{self.domain}"
+
+
+# --------------------------------------------------------------------------- domains
+
+_IDEOGRAPHIC_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
+
+
+@lru_cache(maxsize=8192)
+def normalize_domain(text: str) -> str:
+    """The one form domains compare in: lowercase Unicode labels (UTS-46, non-transitional).
+
+    A trailing root dot is dropped (``example.com.`` is the same DNS name as
+    ``example.com``, and a blocking rule must not miss it). Each label goes through
+    IDNA on its own so that one label IDNA rejects (``my_host``) stays as lowercased
+    text without spoiling the others.
+    """
+    labels = text.translate(_IDEOGRAPHIC_DOTS).split(".")
+    while len(labels) > 1 and not labels[-1]:
+        labels.pop()
+    return ".".join(_normalize_label(label) for label in labels)
+
+
+def _normalize_label(label: str) -> str:
+    if not label:
+        return label
+    try:
+        return idna.decode(label, uts46=True)
+    except Exception:  # noqa: BLE001 - third-party decoder; normalize_domain must never raise
+        return label.lower()
+
+
+# --------------------------------------------------------------------------- shared pieces
+
+_TOKEN_CHARS = r'[^\s<>()\[\]",;:@\\]'
+# A bare local@domain inside text. Linear in RE2; the quoted-local branch only
+# runs to the next double quote.
+_BARE_ADDRESS = re2.compile(
+    rf'(?:"((?:[^"\\]|\\.)*)"|({_TOKEN_CHARS}+))@({_TOKEN_CHARS}+)'
+)
+_QUOTED_PAIR = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _unquote(text: str) -> str:
+    return _QUOTED_PAIR.sub(r"\1", text) if "\\" in text else text
+
+
+def _encodable(text: str) -> str:
+    """Lone surrogates (from surrogateescape'd bytes) replaced, since RE2 needs valid UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text
+
+
+def _bare_addresses(text: str) -> list[tuple[str, str]]:
+    """Every ``local@domain`` written in free text, as (local, normalised domain)."""
+    found = []
+    for match in _BARE_ADDRESS.finditer(_encodable(text)):
+        quoted, plain, domain = match.groups()
+        local = _unquote(quoted) if quoted is not None else plain
+        domain = normalize_domain(domain)
+        if local and domain:
+            found.append((local, domain))
+    return found
+
+
+def _name_addresses(display_name: str) -> tuple[str, ...]:
+    if "@" not in display_name:
+        return ()
+    return tuple(f"{local}@{domain}" for local, domain in _bare_addresses(display_name))
+
+
+def _make(local: str, domain: str, display_name: str) -> Address | None:
+    domain = normalize_domain(domain)
+    if not local or not domain:
+        return None
+    return Address(local, domain, display_name, _name_addresses(display_name))
+
+
+# --------------------------------------------------------------------------- fast path
+
+_ATEXT = r"A-Za-z0-9!#$%&'*+/=?^_`{|}~\-"
+_DOT_ATOM = rf"[{_ATEXT}]++(?:\.[{_ATEXT}]++)*+"
+# Non-ASCII phrase characters, minus Unicode white space (the reference parser strips it).
+_NON_ASCII_WORD = (r"\u00a1-\u167f\u1681-\u1fff\u200b-\u2027\u202a-\u202e\u2030-\u205e"
+                   r"\u2060-\u2fff\u3001-\ud7ff\ue000-\ufffd")
+_WORD = rf"[{_ATEXT}{_NON_ASCII_WORD}]++"
+_QCONTENT = r'(?:[^"\\\x00-\x1f\x7f\ud800-\udfff]|\\[^\x00-\x1f\x7f\ud800-\udfff])*+'
+# One plain mailbox, anchored at the position given to match(); possessive
+# quantifiers make it backtracking-free, hence linear.
+_MAILBOX = re.compile(
+    rf'[ \t]*+(?:'
+    rf'(?:"(?P<quoted>{_QCONTENT})"|(?P<phrase>{_WORD}(?:[ \t]++{_WORD})*+))?+'
+    rf'[ \t]*+<(?P<angle_local>{_DOT_ATOM})@(?P<angle_domain>{_DOT_ATOM})>'
+    rf'|(?P<local>{_DOT_ATOM})@(?P<domain>{_DOT_ATOM})'
+    rf')[ \t]*+'
+)
+_WSP_RUN = re.compile(r"[ \t]+")
+
+
+def _fast(raw: str) -> list[Address] | None:
+    """Plain forms only; None hands the string on to the reference parser."""
+    if "=?" in raw:
+        return None
+    out = []
+    pos, end = 0, len(raw)
+    while True:
+        match = _MAILBOX.match(raw, pos)
+        if match is None:
+            return None
+        local, domain, quoted, phrase, angle_local, angle_domain = match.group(
+            "local", "domain", "quoted", "phrase", "angle_local", "angle_domain")
+        if local is not None:
+            address = _make(local, domain, "")
+        elif quoted is not None:
+            address = _make(angle_local, angle_domain, _unquote(quoted))
+        elif phrase is not None:
+            address = _make(angle_local, angle_domain, _WSP_RUN.sub(" ", phrase))
+        else:
+            address = _make(angle_local, angle_domain, "")
+        if address is None:
+            return None
+        out.append(address)
+        pos = match.end()
+        if pos == end:
+            return out
+        if raw[pos] != ",":
+            return None
+        pos += 1
+
+
+# --------------------------------------------------------------------------- reference parser
+
+_LINE_BREAKS = re.compile(r"\r|\n")
+
+
+def _reference_header(raw: str):
+    """The stdlib header object, unfolded as policy.default does; None when the parser raises."""
+    try:
+        return _REGISTRY("to", _LINE_BREAKS.sub("", raw))
+    except Exception:  # noqa: BLE001 - the stdlib parser raises assorted errors on bad input
+        return None
+
+
+def _reference(raw: str) -> list[Address] | None:
+    """Addresses by email.headerregistry; None when it raises or reports any defect."""
+    header = _reference_header(raw)
+    if header is None or header.defects:
+        return None
+    out = []
+    for parsed in header.addresses:
+        address = _make(parsed.username, parsed.domain, parsed.display_name)
+        if address is not None:
+            out.append(address)
+    return out
+
+
+# --------------------------------------------------------------------------- fallback
+
+# A piece of an address list: runs of anything but commas and double quotes, and
+# quoted strings (closing quote optional, escapes honoured).
+_PIECE = re2.compile(r'(?:[^",]|"(?:[^"\\]|\\.)*"?)+')
+# Inside a piece: unquoted text (a quoted string directly followed by "@" is a quoted
+# local part, so it stays with the unquoted text) or a quoted display-name string.
+_SEGMENT = re2.compile(r'(?:[^"]|"(?:[^"\\]|\\.)*"@)+|"((?:[^"\\]|\\.)*)"?')
+_ANGLE = re2.compile(r"<([^<>]*)>")
+_COMMENT = re2.compile(r"\([^()]*\)")
+_ENCODED_WORD = re2.compile(r"=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=")
+
+
+def _angle_address(content: str) -> tuple[str, str] | None:
+    """(local, domain) of an angle token's content, or None when it holds no address."""
+    local, at, domain = _COMMENT.sub("", content).rpartition("@")
+    local, domain = local.strip(), domain.strip()
+    if not at or not local or not domain or any(c.isspace() for c in domain):
+        return None
+    if len(local) > 1 and local[0] == local[-1] == '"':
+        local = _unquote(local[1:-1])
+    return (local, domain) if local else None
+
+
+def _fallback_piece(piece: str) -> list[Address]:
+    """One comma-separated piece: its angle tokens are the addresses, the rest is name text."""
+    name_parts: list[str] = []
+    angles: list[tuple[str, str]] = []
+    for segment in _SEGMENT.finditer(piece):
+        if segment.group(1) is not None:  # a quoted display-name string
+            name_parts.append(_unquote(segment.group(1)))
+            continue
+        text, last = segment.group(0), 0
+        for angle in _ANGLE.finditer(text):
+            found = _angle_address(angle.group(1))
+            if found is None:
+                continue
+            name_parts.append(text[last:angle.start()])
+            angles.append(found)
+            last = angle.end()
+        name_parts.append(text[last:])
+    if not angles:
+        return [a for local, domain in _bare_addresses(piece) if (a := _make(local, domain, ""))]
+    display_name = decode_encoded_words(" ".join(" ".join(name_parts).split()))
+    return [a for local, domain in angles if (a := _make(local, domain, display_name))]
+
+
+def _fallback(raw: str) -> list[Address]:
+    """Linear-time, best-effort split: commas outside double quotes, then angle tokens."""
+    text = _encodable(raw).replace("\r", " ").replace("\n", " ")
+    out: list[Address] = []
+    for piece in _PIECE.finditer(text):
+        if "@" in piece.group(0):  # no "@", no address: skip padding cheaply
+            out.extend(_fallback_piece(piece.group(0)))
+    return out
+
+
+def decode_encoded_words(text: str) -> str:
+    """RFC 2047 decoding in linear time; a word that cannot be decoded stays as written.
+
+    White space between two adjacent encoded words is dropped, as RFC 2047 says.
+    """
+    if "=?" not in text:
+        return text
+    out: list[str] = []
+    last, previous_was_word = 0, False
+    for match in _ENCODED_WORD.finditer(text):
+        gap = text[last:match.start()]
+        if not (previous_was_word and gap.isspace()):
+            out.append(gap)
+        decoded = _decode_word(*match.groups())
+        out.append(match.group(0) if decoded is None else decoded)
+        previous_was_word = decoded is not None
+        last = match.end()
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _decode_word(charset: str, encoding: str, payload: str) -> str | None:
+    charset = charset.partition("*")[0]  # RFC 2231 language tag
+    try:
+        if encoding in "Bb":
+            data = base64.b64decode(payload + "=" * (-len(payload) % 4))
+        else:
+            data = binascii.a2b_qp(payload.encode("latin-1"), header=True)
+        return data.decode(charset, "replace")
+    except (LookupError, UnicodeError, ValueError):
+        return None
+
+
+# --------------------------------------------------------------------------- public API
+
+def parse_addresses(raw: str, *, fallback: bool = False) -> list[Address]:
+    """Every address in one header string (groups flattened). Never raises.
+
+    ``fallback=True`` forces the linear fallback; the caller sets it once a record's
+    address strings exceed its total budget.
+    """
+    if not isinstance(raw, str):
+        return []
+    if fallback or len(raw) > MAX_REFERENCE_LENGTH:
+        return _fallback(raw)
+    fast = _fast(raw)
+    if fast is not None:
+        return fast
+    reference = _reference(raw)
+    return reference if reference is not None else _fallback(raw)
+
+
+_TOLERATED_LITERAL_DEFECTS = ("NonASCIILocalPartDefect",)
+
+
+def parse_literal(text: str) -> Address | None:
+    """A policy literal that must be exactly one mailbox, cleanly parsed; otherwise None.
+
+    Stricter than event parsing on purpose: an ambiguous literal such as
+    ``alice@x.example <bob@y.example>`` is an error for the author to fix, not
+    something to guess at. Raw UTF-8 local parts (RFC 6532) are accepted.
+    """
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_REFERENCE_LENGTH:
+        return None
+    header = _reference_header(text)
+    if header is None or len(header.groups) != 1 or header.groups[0].display_name is not None:
+        return None
+    if len(header.addresses) != 1:
+        return None
+    if any(type(d).__name__ not in _TOLERATED_LITERAL_DEFECTS for d in header.defects):
+        return None
+    (parsed,) = header.addresses
+    return _make(parsed.username, parsed.domain, parsed.display_name)

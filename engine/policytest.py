@@ -1,0 +1,323 @@
+"""YAML policy tests (`ses-rules test`): cases of mail with the disposition a policy must give.
+
+The runner returns data, not text: the CLI renders it, so the same results feed
+the text report, the JSON report and coverage.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from .diagnostics import PolicyError, did_you_mean
+from .yamlsource import Mapping, Node, Scalar, Sequence, compose
+
+DISPOSITIONS = ("CONTINUE", "STOP_RULE", "STOP_RULE_SET")
+_FILE_KEYS = {"policy", "env", "cases", "description"}
+_CASE_KEYS = {"name", "description", "event", "eml", "file", "expect"}
+_EXPECT_KEYS = {"disposition", "rule", "shadow"}
+_NULLS = {"", "~", "null", "Null", "NULL"}
+
+
+class TestFileError(Exception):
+    """A test file that cannot be run; the message already says file:line:col."""
+
+
+@dataclass
+class Expectation:
+    disposition: str
+    rule: str | None = None
+    check_rule: bool = False      # `rule:` given (null = the default or on_error decided)
+    shadow: list[str] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"disposition": self.disposition}
+        if self.check_rule:
+            out["rule"] = self.rule
+        if self.shadow is not None:
+            out["shadow"] = self.shadow
+        return out
+
+    def mismatches(self, decision: Any) -> list[str]:
+        problems = []
+        if decision.disposition != self.disposition:
+            problems.append(f"disposition {decision.disposition}, expected {self.disposition}")
+        if self.check_rule and decision.rule != self.rule:
+            problems.append(f"rule {_rule_text(decision.rule)}, expected {_rule_text(self.rule)}")
+        if self.shadow is not None and set(decision.shadow) != set(self.shadow):
+            problems.append(f"shadow {sorted(decision.shadow)}, expected {sorted(self.shadow)}")
+        return problems
+
+
+def _rule_text(rule: str | None) -> str:
+    return "none (the default decided)" if rule is None else repr(rule)
+
+
+@dataclass
+class CaseResult:
+    name: str
+    line: int
+    expected: dict[str, Any]
+    passed: bool = False
+    problems: list[str] = field(default_factory=list)
+    decision: Any = None          # the engine's Decision (explained), when the case ran
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "line": self.line, "passed": self.passed, "expected": self.expected,
+                "problems": self.problems,
+                "actual": self.decision.to_dict() if self.decision is not None else None}
+
+
+@dataclass
+class FileResult:
+    file: str
+    policy_file: str | None = None
+    policy: Any = None
+    errors: list[str] = field(default_factory=list)   # the file could not run (each counts as a failure)
+    cases: list[CaseResult] = field(default_factory=list)
+
+    @property
+    def passed(self) -> int:
+        return sum(c.passed for c in self.cases)
+
+    @property
+    def failed(self) -> int:
+        return sum(not c.passed for c in self.cases) + len(self.errors)
+
+
+class _Reader:
+    """Turns the composed test file into values, with file:line:col in every complaint."""
+
+    def __init__(self, file: str):
+        self.file = file
+
+    def fail(self, node: Node, message: str) -> TestFileError:
+        return TestFileError(f"{self.file}:{node.line}:{node.col}: {message}")
+
+    def mapping(self, node: Node | None, what: str, keys: set[str] | None, at: Node) -> Mapping:
+        """A mapping node; with `keys`, unknown keys are refused with a hint."""
+        if not isinstance(node, Mapping):
+            raise self.fail(node or at, f"{what} must be a mapping")
+        for key, _ in node.items:
+            if keys is not None and key.text not in keys:
+                guess = did_you_mean(key.text, keys)
+                raise self.fail(key, f"unknown key {key.text!r} in {what}"
+                                + (f" (did you mean {guess}?)" if guess else f"; expected {', '.join(sorted(keys))}"))
+        return node
+
+    def text(self, node: Node | None, what: str, at: Node) -> str:
+        if not isinstance(node, Scalar) or (node.plain and node.text in _NULLS):
+            raise self.fail(node or at, f"{what} must be a string")
+        return node.text
+
+    def value(self, node: Node) -> Any:
+        """Plain data; scalars stay text (`off` is `off`, as in policies)."""
+        if isinstance(node, Mapping):
+            return {k.text: self.value(v) for k, v in node.items}
+        if isinstance(node, Sequence):
+            return [self.value(v) for v in node.items]
+        return node.text
+
+    def expectation(self, node: Node | None, at: Node) -> Expectation:
+        if isinstance(node, Scalar):
+            return Expectation(self._disposition(node))
+        expect = self.mapping(node, "expect", _EXPECT_KEYS, at)
+        disposition = expect.get("disposition")
+        if disposition is None:
+            raise self.fail(expect, "expect needs a disposition")
+        result = Expectation(self._disposition(disposition))
+        rule = expect.get("rule")
+        if expect.key_node("rule") is not None:
+            result.check_rule = True
+            is_null = rule is None or (isinstance(rule, Scalar) and rule.plain and rule.text in _NULLS)
+            result.rule = None if is_null else self.text(rule, "expect.rule", expect)
+        shadow = expect.get("shadow")
+        if shadow is not None:
+            names = shadow.items if isinstance(shadow, Sequence) else [shadow]
+            result.shadow = [self.text(n, "expect.shadow entries", shadow) for n in names]
+        return result
+
+    def _disposition(self, node: Node) -> str:
+        text = self.text(node, "a disposition", node).upper()
+        if text not in DISPOSITIONS:
+            guess = did_you_mean(text, DISPOSITIONS)
+            raise self.fail(node, f"unknown disposition {text!r}" + (f" (did you mean {guess}?)" if guess else ""))
+        return text
+
+
+@contextlib.contextmanager
+def _environment(env: dict[str, str]) -> Iterator[None]:
+    """The test file's `env` set while its policy loads, the caller's environment restored after."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TestFileError(f"{path}: cannot read: {exc}") from None
+
+
+def _case_event(reader: _Reader, case: Mapping, folder: Path) -> dict:
+    """The Lambda event a case describes: inline fields, an .eml (fields override), or an event file."""
+    from .inputs import read_inputs
+    from .sesevent import build_event, event_from_eml
+
+    fields_node = case.get("event")
+    fields: dict[str, Any] = {}
+    if fields_node is not None:
+        fields = reader.value(reader.mapping(fields_node, "event", None, case))
+        if "eml" in fields:
+            raise reader.fail(fields_node, "write `eml:` beside `event:`, not inside it")
+    eml, file = case.get("eml"), case.get("file")
+    if eml is not None and file is not None:
+        raise reader.fail(case, "a case takes `eml` or `file`, not both")
+    if eml is not None:
+        path = folder / reader.text(eml, "eml", case)
+        try:
+            return event_from_eml(path.read_bytes(), fields)
+        except OSError as exc:
+            raise reader.fail(eml, f"cannot read {path}: {exc.strerror or exc}") from None
+        except ValueError as exc:   # a bad field, or bytes that are not a mail
+            raise reader.fail(fields_node or eml, str(exc)) from None
+    if file is not None:
+        if fields:
+            raise reader.fail(fields_node, "`event` fields cannot change a `file` event; use `eml` or inline fields")
+        path = folder / reader.text(file, "file", case)
+        inputs = list(read_inputs([str(path)]))
+        if len(inputs) != 1 or inputs[0].event is None:
+            reason = inputs[0].error if len(inputs) == 1 else "a case's file must be one event file"
+            raise reader.fail(file, f"{path}: {reason}")
+        return inputs[0].event
+    if fields_node is None:
+        raise reader.fail(case, "a case needs `event`, `eml` or `file`")
+    try:
+        return build_event(fields)
+    except ValueError as exc:
+        raise reader.fail(fields_node, str(exc)) from None
+
+
+def run_test_file(path: str | Path) -> FileResult:
+    """Load the test file and its policy, run every case; problems become results, never exceptions."""
+    from . import load_policy
+
+    path = Path(path)
+    result = FileResult(str(path))
+    reader = _Reader(str(path))
+    try:
+        root = compose(_read(path), str(path))
+        top = reader.mapping(root, "a policy test file", _FILE_KEYS, Mapping([], 1, 1))
+        policy_node = top.get("policy")
+        if policy_node is None:
+            raise reader.fail(top, "missing `policy:` (the policy file, relative to this file)")
+        policy_path = path.parent / reader.text(policy_node, "policy", top)
+        result.policy_file = os.path.normpath(policy_path)
+        env_node = top.get("env")
+        env = {k.text: reader.text(v, f"env.{k.text}", k) for k, v in
+               reader.mapping(env_node, "env", None, top).items} if env_node is not None else {}
+        if not policy_path.is_file():
+            raise reader.fail(policy_node, f"policy file {policy_path} does not exist")
+        with _environment(env):
+            result.policy = load_policy(str(policy_path))
+        cases = top.get("cases")
+        if not isinstance(cases, Sequence):
+            raise reader.fail(cases or top, "`cases:` must be a list of cases")
+    except PolicyError as exc:
+        result.errors.extend(str(d) for d in exc.errors)
+        return result
+    except TestFileError as exc:
+        result.errors.append(str(exc))
+        return result
+    for node in cases.items:
+        result.cases.append(_run_case(reader, node, result.policy, path.parent))
+    return result
+
+
+def _run_case(reader: _Reader, node: Node, policy: Any, folder: Path) -> CaseResult:
+    name = "?"
+    case_result = CaseResult(name, node.line, {})
+    try:
+        case = reader.mapping(node, "a case", _CASE_KEYS, node)
+        case_result.name = reader.text(case.get("name"), "a case's name", case)
+        if case.get("expect") is None:
+            raise reader.fail(case, "a case needs `expect`")
+        expectation = reader.expectation(case.get("expect"), case)
+        case_result.expected = expectation.to_dict()
+        event = _case_event(reader, case, folder)
+    except TestFileError as exc:
+        case_result.problems.append(str(exc))
+        return case_result
+    case_result.decision = policy.evaluate(event, explain=True)
+    case_result.problems = expectation.mismatches(case_result.decision)
+    case_result.passed = not case_result.problems
+    return case_result
+
+
+@dataclass
+class Coverage:
+    """Which enabled rules and named conditions of one policy some case made hold."""
+    policy_file: str
+    items: list[tuple[str, str]]          # ("rule" | "condition", name), in policy order
+    covered: set[tuple[str, str]]
+
+    @property
+    def total(self) -> int:
+        return len(self.items)
+
+    @property
+    def missing(self) -> list[tuple[str, str]]:
+        return [item for item in self.items if item not in self.covered]
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * len(self.covered) / self.total if self.total else 100.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"policy": self.policy_file, "total": self.total, "exercised": len(self.covered),
+                "percent": round(self.percent, 1),
+                "not_exercised": [{"kind": kind, "name": name} for kind, name in self.missing]}
+
+
+def _held(trace_node: Any) -> Iterator[tuple[str, str]]:
+    """Rules and named conditions that held in one explain trace (nested conditions included)."""
+    if isinstance(trace_node, list):
+        for item in trace_node:
+            yield from _held(item)
+    elif isinstance(trace_node, dict):
+        if trace_node.get("held"):
+            if "rule" in trace_node:
+                yield "rule", trace_node["rule"]
+            elif "condition" in trace_node and isinstance(trace_node["condition"], str):
+                yield "condition", trace_node["condition"]
+        for key, value in trace_node.items():
+            if isinstance(value, (list, dict)):
+                yield from _held(value)
+
+
+def coverage(results: list[FileResult]) -> list[Coverage]:
+    """Per policy (several test files may share one): what no case exercised."""
+    reports: dict[str, Coverage] = {}
+    for result in results:
+        if result.policy is None or result.policy_file is None:
+            continue
+        report = reports.get(result.policy_file)
+        if report is None:
+            items = [("rule", r.name) for r in result.policy.rules if r.enabled]
+            items += [("condition", name) for name in result.policy.conditions]
+            report = reports[result.policy_file] = Coverage(result.policy_file, items, set())
+        for case in result.cases:
+            if case.decision is not None:
+                for record in case.decision.records:
+                    report.covered.update(i for i in _held(record.trace) if i in report.items)
+    return list(reports.values())

@@ -1,0 +1,100 @@
+"""Fixtures of the reliability and security suite: hang guards, corpus parametrization, `sieve-test`.
+
+Nothing here may turn a missing tool or corpus into a silent pass: under
+`CI=true` both fail the run, elsewhere they skip with the reason.
+"""
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+
+
+def absent(reason: str) -> None:
+    """A tool or corpus the suite needs is missing: fail under CI, skip elsewhere."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+class HangError(AssertionError):
+    """A guarded block ran past its generous limit: a hang, reported as a failure."""
+
+
+@contextlib.contextmanager
+def _alarm(seconds: float, what: str) -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        # signal.setitimer only works in the main thread; there the block simply runs unguarded.
+        yield
+        return
+
+    def expired(signum: int, frame: object) -> None:
+        raise HangError(f"{what} did not finish within {seconds:g} s (a hang, not a slow run)")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture
+def hang_guard() -> Callable[..., contextlib.AbstractContextManager[None]]:
+    """`with hang_guard(60, "loading X"):` fails the test instead of stalling CI when X hangs.
+
+    The limits are far above any normal run: they catch hangs, they do not measure speed.
+    """
+    return _alarm
+
+
+def _corpus_root(config: pytest.Config) -> Path:
+    return Path(config.rootpath).parent / "shared" / "corpus"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`eml_file` / `ses_event_file` arguments: one test per corpus file, ids = file names."""
+    for arg, sub, pattern in (("eml_file", "eml", "*.eml"), ("ses_event_file", "ses-events", "*.json")):
+        if arg in metafunc.fixturenames:
+            folder = _corpus_root(metafunc.config) / sub
+            files = sorted(folder.glob(pattern))
+            if files:
+                metafunc.parametrize(arg, files, ids=[f.name for f in files])
+            else:
+                metafunc.parametrize(arg, [folder / "<missing>"], ids=["missing-corpus"])
+
+
+@pytest.fixture(autouse=True)
+def _corpus_present(request: pytest.FixtureRequest) -> None:
+    """A parametrized corpus file that does not exist fails (CI) or skips: never a silent pass."""
+    for arg in ("eml_file", "ses_event_file"):
+        if arg in request.fixturenames:
+            path = request.getfixturevalue(arg)
+            if not Path(path).is_file():
+                absent(f"shared corpus missing: {Path(path).parent}")
+
+
+_REPORT = pytest.StashKey[collections.Counter]()
+
+
+@pytest.fixture
+def security_report(request: pytest.FixtureRequest) -> collections.Counter:
+    """Counts the lead asked for (fuzz examples, spoof cases, probes, ...), printed at the end of the run."""
+    return request.config.stash.setdefault(_REPORT, collections.Counter())
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    report = config.stash.get(_REPORT, None)
+    if report:
+        terminalreporter.section("security suite figures")
+        for key in sorted(report):
+            terminalreporter.write_line(f"{key}: {report[key]}")
