@@ -43,7 +43,7 @@ T = TypeVar("T")
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 _clock = time.monotonic    # the refresh schedule's clock; tests replace it
-_state: State | None = None
+_source: PolicySource | None = None   # one per execution environment
 
 
 @dataclass(frozen=True)
@@ -186,20 +186,11 @@ class PolicySource:
         metrics.add_metric(name="PolicyLoadFailures", unit=MetricUnit.Count, value=1)
 
 
-@dataclass
-class State:
-    """What one execution environment keeps between invocations."""
-
-    settings: Settings
-    source: PolicySource
-
-
-def _get_state() -> State:
-    global _state
-    if _state is None:
-        settings = Settings.from_env()
-        _state = State(settings, PolicySource(settings))
-    return _state
+def _get_source() -> PolicySource:
+    global _source
+    if _source is None:
+        _source = PolicySource(Settings.from_env())
+    return _source
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, str]:
@@ -210,20 +201,20 @@ def lambda_handler(event: Any, context: Any) -> dict[str, str]:
     except Exception:  # last resort: SES must get a valid answer
         with contextlib.suppress(Exception):
             logger.exception("handler failed, ON_ERROR answered")
-        return {"disposition": _state.settings.on_error if _state else "CONTINUE"}
+        return {"disposition": _source.settings.on_error if _source else "CONTINUE"}
 
 
 def _handle(event: Any, context: Any) -> dict[str, str]:
-    state = _get_state()
+    source = _get_source()
     mail = _dig(event, "Records", 0, "ses", "mail")
     message_id = _dig(mail, "messageId")
     logger.set_correlation_id(message_id if isinstance(message_id, str) else None)
-    result, level = _decide(event, state)
+    result, level = _decide(event, source)
     disposition = result.get("disposition")
     if disposition not in DISPOSITIONS:
-        disposition = state.settings.on_error
+        disposition = source.settings.on_error
     try:
-        _log_decision(result, level, event, state.settings)
+        _log_decision(result, level, event, source.settings)
         _publish(result)
     except Exception:
         logger.exception("could not report the decision")
@@ -233,21 +224,21 @@ def _handle(event: Any, context: Any) -> dict[str, str]:
 _handle_in_context = logger.inject_lambda_context(clear_state=True)(_handle)
 
 
-def _decide(event: Any, state: State) -> tuple[dict[str, Any], str]:
+def _decide(event: Any, source: PolicySource) -> tuple[dict[str, Any], str]:
     """The decision as `Decision.to_dict()` shapes it, and the level to log it at."""
-    policy = state.source.current()
+    policy = source.current()
     if policy is None:
         metrics.add_metric(name="PolicyUnavailable", unit=MetricUnit.Count, value=1)
-        return _fallback(state.settings.on_error, "no policy loaded", None), "error"
-    explain = random.random() < state.settings.trace_rate
+        return _fallback(source.settings.on_error, "no policy loaded", None), "error"
+    explain = random.random() < source.settings.trace_rate
     started = time.perf_counter()
     try:
         result = policy.evaluate(event, explain=explain).to_dict()
         result["evaluation_ms"] = round((time.perf_counter() - started) * 1000, 3)
     except Exception as exc:  # evaluate() must not raise; if it does, the policy's on_error answers
         logger.exception("evaluation failed")
-        return _fallback(policy.on_error, f"evaluation failed: {exc}", state.source.describe()), "error"
-    result["policy"] = state.source.describe()
+        return _fallback(policy.on_error, f"evaluation failed: {exc}", source.describe()), "error"
+    result["policy"] = source.describe()
     return result, "warning" if result.get("errors") else "info"
 
 

@@ -205,15 +205,41 @@ def _reference(raw: str) -> list[Address] | None:
 
 # --------------------------------------------------------------------------- fallback
 
-# A piece of an address list: runs of anything but commas and double quotes, and
-# quoted strings (closing quote optional, escapes honoured).
-_PIECE = re2.compile(r'(?:[^",]|"(?:[^"\\]|\\.)*"?)+')
 # Inside a piece: unquoted text (a quoted string directly followed by "@" is a quoted
 # local part, so it stays with the unquoted text) or a quoted display-name string.
 _SEGMENT = re2.compile(r'(?:[^"]|"(?:[^"\\]|\\.)*"@)+|"((?:[^"\\]|\\.)*)"?')
 _ANGLE = re2.compile(r"<([^<>]*)>")
 _COMMENT = re2.compile(r"\([^()]*\)")
 _ENCODED_WORD = re2.compile(r"=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=")
+
+
+def _split_outside_quotes(text: str) -> list[str]:
+    """Split on commas outside double quotes, by plain string scans (linear time).
+
+    Splitting on every quote leaves parts that alternate outside / inside a quoted
+    string; a part inside quotes that ends in an odd run of backslashes escapes the
+    quote after it, so the string goes on.
+    """
+    if '"' not in text:
+        return text.split(",")
+    pieces: list[str] = []
+    current: list[str] = []
+    inside = False
+    for index, part in enumerate(text.split('"')):
+        if index:
+            current.append('"')
+        if inside:
+            current.append(part)
+            inside = (len(part) - len(part.rstrip("\\"))) % 2 == 1
+            continue
+        first, *rest = part.split(",")
+        current.append(first)
+        for following in rest:
+            pieces.append("".join(current))
+            current = [following]
+        inside = True
+    pieces.append("".join(current))
+    return pieces
 
 
 def _angle_address(content: str) -> tuple[str, str] | None:
@@ -227,23 +253,28 @@ def _angle_address(content: str) -> tuple[str, str] | None:
     return (local, domain) if local else None
 
 
+def _segments(piece: str) -> list[tuple[bool, str]]:
+    """(quoted, text) runs of a piece; quoted text comes without its quotes, unescaped."""
+    if '"' not in piece:
+        return [(False, piece)]
+    return [(True, _unquote(m.group(1))) if m.group(1) is not None else (False, m.group(0))
+            for m in _SEGMENT.finditer(piece)]
+
+
 def _fallback_piece(piece: str) -> list[Address]:
     """One comma-separated piece: its angle tokens are the addresses, the rest is name text."""
     name_parts: list[str] = []
     angles: list[tuple[str, str]] = []
-    for segment in _SEGMENT.finditer(piece):
-        if segment.group(1) is not None:  # a quoted display-name string
-            name_parts.append(_unquote(segment.group(1)))
-            continue
-        text, last = segment.group(0), 0
-        for angle in _ANGLE.finditer(text):
-            found = _angle_address(angle.group(1))
-            if found is None:
-                continue
-            name_parts.append(text[last:angle.start()])
-            angles.append(found)
-            last = angle.end()
-        name_parts.append(text[last:])
+    if "<" in piece:
+        for quoted, text in _segments(piece):
+            last = 0
+            for angle in () if quoted else _ANGLE.finditer(text):
+                found = _angle_address(angle.group(1))
+                if found is not None:
+                    name_parts.append(text[last:angle.start()])
+                    angles.append(found)
+                    last = angle.end()
+            name_parts.append(text[last:])
     if not angles:
         return [a for local, domain in _bare_addresses(piece) if (a := _make(local, domain, ""))]
     display_name = decode_encoded_words(" ".join(" ".join(name_parts).split()))
@@ -254,9 +285,9 @@ def _fallback(raw: str) -> list[Address]:
     """Linear-time, best-effort split: commas outside double quotes, then angle tokens."""
     text = _encodable(raw).replace("\r", " ").replace("\n", " ")
     out: list[Address] = []
-    for piece in _PIECE.finditer(text):
-        if "@" in piece.group(0):  # no "@", no address: skip padding cheaply
-            out.extend(_fallback_piece(piece.group(0)))
+    for piece in _split_outside_quotes(text):
+        if "@" in piece:  # no "@", no address: padding is skipped cheaply
+            out.extend(_fallback_piece(piece))
     return out
 
 

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from .context import RecordContext
 from .diagnostics import hint_for
-from .fields import AddressSource, FieldError, FieldSpec, PathSource, Source, resolve
+from .fields import AddressSource, FieldError, FieldSpec, HeaderSource, PathSource, Source, resolve
 from .jsonpath import PathError
 from .operators import COUNT_OPERATORS, NEGATIONS, OPERATORS, LiteralError, all_operator_names
 from .reader import Reader
@@ -185,6 +185,13 @@ class ConditionCompiler:
         self.named_nodes = named
         self.refs: list[tuple[Named, Scalar]] = []
         self.used_lists: set[str] = set()
+        self.header_names: set[str] = set()     # lower-cased; the only headers a record indexes
+
+    def resolve(self, key: str, cs: bool) -> tuple[Source, FieldSpec | None]:
+        source, field = resolve(key, cs)
+        if isinstance(source, HeaderSource):
+            self.header_names.add(source.key)
+        return source, field
 
     def error(self, node, code: str, message: str, hint: str | None = None) -> None:
         self.reader.error(node, code, message, hint)
@@ -275,7 +282,7 @@ class ConditionCompiler:
     def _field_test(self, key: Scalar, value: Node) -> Condition | None:
         cs = self._case_sensitive(value)
         try:
-            source, field = resolve(key.text, bool(cs))
+            source, field = self.resolve(key.text, bool(cs))
         except FieldError as exc:
             self.error(key, "unknown-field", str(exc), exc.hint)
             return None
@@ -297,8 +304,6 @@ class ConditionCompiler:
         cs = self._case_sensitive(ops)
         if cs is None:
             return None
-        if isinstance(source, AddressSource) and cs != source.case_sensitive:
-            source, field = resolve(source.label, cs)
         match_all = False
         value_checks: list[Check] = []
         set_checks: list[Check] = []
@@ -338,9 +343,8 @@ class ConditionCompiler:
         value = self._argument(op.arg, arg, positive, source, cs)
         if value is None:
             return None
-        if field is not None and field.values and positive in ("equals", "in"):
-            if not self._check_enum(field, arg, value):
-                return None
+        if field is not None and positive in ("equals", "in") and not self._check_enum(field, arg, value):
+            return None
         try:
             pred = op.build(value[0] if op.arg == "literal" else value, source, cs)
         except LiteralError as exc:
@@ -351,6 +355,15 @@ class ConditionCompiler:
         return Check(name, shown, pred, negated=name in NEGATIONS, whole=op.scope == "whole")
 
     def _check_enum(self, field: FieldSpec, node: Node, literals: list) -> bool:
+        """Verdict, enum and boolean fields take only their own values (`spf: PAS` is a typo)."""
+        if field.kind == "boolean":
+            bad = [lit for lit in literals if lit not in ("true", "false")]
+            for lit in bad:
+                self.error(node, "expected-boolean", f"{field.name} must be true or false, not {_shown(lit)!r}",
+                           "only true and false are booleans in a policy (not yes/no/on/off)")
+            return not bad
+        if not field.values:
+            return True
         allowed = {v.lower(): v for v in field.values}
         ok = True
         for lit in literals:
@@ -379,7 +392,7 @@ class ConditionCompiler:
             if name is None:
                 return None
             try:
-                return resolve(name, cs)[0]
+                return self.resolve(name, cs)[0]
             except FieldError as exc:
                 self.error(node, "unknown-field", str(exc), exc.hint)
                 return None

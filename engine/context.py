@@ -15,25 +15,29 @@ ADDRESS_BUDGET = 16 * 1024
 
 
 class RecordContext:
-    __slots__ = ("ses", "cache", "_headers", "_address_chars")
+    __slots__ = ("ses", "cache", "_header_names", "_headers", "_address_chars")
 
-    def __init__(self, ses: dict):
+    def __init__(self, ses: dict, header_names: frozenset[str] = frozenset()):
         self.ses = ses
         self.cache: dict[Any, Any] = {}
+        self._header_names = header_names      # lower-cased names the policy tests; only these are indexed
         self._headers: dict[str, list[Any]] | None = None
         self._address_chars = 0
 
     def headers(self) -> dict[str, list[Any]]:
-        """`mail.headers` indexed by lower-cased name, once per record."""
+        """`mail.headers` indexed by lower-cased name, once per record, for the names the policy uses."""
         if self._headers is None:
             index: dict[str, list[Any]] = {}
+            wanted = self._header_names
             entries = self.ses["mail"].get("headers")
-            if isinstance(entries, list):
+            if type(entries) is list:
                 for entry in entries:
-                    if isinstance(entry, dict):
+                    if type(entry) is dict:
                         name = entry.get("name")
-                        if isinstance(name, str) and "value" in entry:
-                            index.setdefault(name.lower(), []).append(entry["value"])
+                        if type(name) is str:
+                            key = name.lower()
+                            if key in wanted and "value" in entry:
+                                index.setdefault(key, []).append(entry["value"])
             self._headers = index
         return self._headers
 

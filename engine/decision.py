@@ -38,6 +38,9 @@ class Decision:
     @classmethod
     def combine(cls, records: list[RecordDecision], name: str, revision: str) -> "Decision":
         """Most restrictive record wins; its rule is that of the first record with that answer."""
+        if len(records) == 1:                 # what SES sends: skip the merging
+            r = records[0]
+            return cls(r.disposition, r.rule, list(r.shadow), list(r.errors), name, revision, records)
         top = max(records, key=lambda r: SEVERITY[r.disposition])
         first = next(r for r in records if r.disposition == top.disposition)
         shadow = list(dict.fromkeys(s for r in records for s in r.shadow))

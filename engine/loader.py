@@ -90,7 +90,7 @@ class _PolicyBuilder:
         return Policy(name=name, revision=revision, file=file, default=default or "CONTINUE",
                       on_error=on_error or "CONTINUE", rules=rules, description=description,
                       lists={k: v for k, v in lists.items() if v is not None}, conditions=conditions,
-                      source=doc)
+                      source=doc, header_names=frozenset(compiler.header_names))
 
     def _optional_text(self, key: str) -> str | None:
         node = self.doc.get(key)

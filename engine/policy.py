@@ -54,6 +54,7 @@ class Policy:
     lists: dict[str, list] = field(default_factory=dict)
     conditions: dict[str, Condition] = field(default_factory=dict)
     source: Node | None = None
+    header_names: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         self._active = [r for r in self.rules if r.enabled]
@@ -75,7 +76,7 @@ class Policy:
         problem = _record_problem(record)
         if problem is not None:
             return RecordDecision(self.on_error, errors=[problem], trace=[] if explain else None)
-        ctx = RecordContext(record["ses"])
+        ctx = RecordContext(record["ses"], self.header_names)
         try:
             return self._explain(ctx) if explain else self._decide(ctx)
         except Exception as exc:  # noqa: BLE001

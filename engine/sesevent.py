@@ -76,6 +76,7 @@ _ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]+")
 _QUOTE_IN_STRING = re.compile(r'(["\\]|=(?=\?))')
 _UNSAFE_TEXT = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+_MAX_PARSED = 8 * 1024
 _COMMON_ORDER = ("returnPath", "from", "sender", "replyTo", "date", "to", "cc", "bcc",
                  "messageId", "subject")
 _ADDRESS_HEADERS = {"from": "from", "sender": "sender", "reply-to": "replyTo", "to": "to",
@@ -161,13 +162,14 @@ def _assemble(headers: Headers, fields: dict[str, Any], source: bytes) -> dict:
     headers = _apply_fields(headers, fields)
     common = _common_headers(headers)
     listed, truncated = _truncate(headers)
-    recipients = fields.get("recipient") or _addresses(common.get("to", []) + common.get("cc", []))
+    recipients = list(dict.fromkeys(
+        fields.get("recipient") or _addresses(common.get("to", []) + common.get("cc", []))))
     timestamp = _timestamp(common.get("date"))
     mail = {
         "timestamp": timestamp,
         "source": fields["sender"] if "sender" in fields else _envelope_sender(common),
         "messageId": _message_id(source, fields),
-        "destination": list(recipients),
+        "destination": recipients,
         "headersTruncated": truncated,
         "headers": [{"name": name, "value": value} for name, value in listed],
         "commonHeaders": common,
@@ -228,11 +230,14 @@ def _common_headers(headers: Headers) -> dict[str, Any]:
 def address_strings(value: str) -> list[str]:
     """One string per address, display names decoded and quoted so they parse back the same.
 
-    The value stays one raw string when the reference parser raises, flags a real defect, or
-    would read the rewritten strings differently (say, an encoded word inside an address).
+    The value stays one raw string when it is longer than 8 KB, when the reference parser
+    raises or flags a real defect, or when it would read the rewritten strings differently
+    (say, an encoded word inside an address).
     """
     if not value.strip():
         return []
+    if len(value) > _MAX_PARSED:  # the reference parser is quadratic on some padded inputs
+        return [value]
     parsed = _parse(value)
     if parsed is None:
         return [value]

@@ -121,7 +121,7 @@ def test_empty_directory_is_a_row_with_a_reason(tmp_path):
 
 
 @pytest.mark.parametrize("name, data, message", [
-    ("bad.json", b'{\n  "Records": [\n    1,\n  ]\n}', "invalid JSON at line 4, column 3"),
+    ("bad.json", b'{\n  "Records": [\n    1\n    2\n  ]\n}', "invalid JSON at line 4, column 5"),
     ("latin.json", b'{"a": "caf\xe9"}', "not UTF-8 text"),
     ("other.json", b'{"hello": "world"}', "not an SES event"),
     ("empty.json", b"", "invalid JSON at line 1, column 1"),

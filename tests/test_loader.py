@@ -46,6 +46,8 @@ CASES = [
     (rule("{path: 'mail.source', exists: true}"), 4, 19, "bad-path", "must start with", None),
     (rule("{subject: {exists: yes}}"), 4, 30, "expected-boolean", "exists must be true or false, not 'yes'",
      "only true and false"),
+    (rule("{headers_truncated: yes}"), 4, 31, "expected-boolean", "headers_truncated must be true or false, not 'yes'",
+     "only true and false"),
     (rule("{processing_time_ms: {gt: ten}}"), 4, 37, "expected-number", "gt must be a number", None),
     (rule("{subject: x, subject: y}"), 4, 24, "duplicate-key", "duplicate key 'subject' (first at line 4)", None),
     (rule("{subject: '${SUBJECT_WORD}'}"), 4, 21, "interpolation", "environment variable SUBJECT_WORD is not set",

@@ -226,6 +226,19 @@ def test_address_fields_take_a_string_or_a_list():
     assert [h["name"] for h in mail["headers"]] == ["From", "To", "Cc", "Reply-To"]
 
 
+def test_recipients_default_to_to_and_cc_once_each():
+    mail = mail_of(b"To: A <a@x.example>, b@x.example\nCc: a@x.example, c@x.example\n"
+                   b"Bcc: hidden@x.example\n\n")
+    assert mail["destination"] == ["a@x.example", "b@x.example", "c@x.example"]
+
+
+def test_very_long_address_header_is_kept_as_written():
+    value = ", ".join(f"user{i}@x.example" for i in range(600))
+    assert len(value) > 8 * 1024
+    common = mail_of(f"To: {value}\n\n".encode())["commonHeaders"]
+    assert common["to"] == [value]
+
+
 def test_recipient_and_sender_set_the_envelope():
     event = ses(build_event({"from": "a@x.example", "to": "b@y.example", "sender": "bounce@x.example",
                              "recipient": ["rcpt@y.example", "other@y.example"]}))

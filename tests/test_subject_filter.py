@@ -120,16 +120,17 @@ def test_defaults_apply_without_environment():
 
 # -- generated events --------------------------------------------------------
 
-# Environment values cannot hold NUL; surrogates are excluded by st.text already.
-TEXT = st.text(st.characters(blacklist_characters="\x00"), max_size=24)
-PAD = st.text(" \t", max_size=2)
-ENTRY = st.text(st.characters(blacklist_characters="\x00;"), min_size=1, max_size=12).filter(
+# Environment values cannot hold NUL or lone surrogates.
+CHARS = st.characters(codec="utf-8", exclude_characters="\x00")
+TEXT = st.text(CHARS, max_size=24)
+PAD = st.text(" \t\n\r\x0b\x0c\xa0\u2003\u3000", max_size=2)   # what str.strip() removes
+ENTRY = st.text(st.characters(codec="utf-8", exclude_characters="\x00;"), min_size=1, max_size=12).filter(
     lambda s: s.strip() == s and s)
 
 
 @st.composite
 def deployment_and_event(draw) -> tuple[dict[str, str], dict]:
-    source = draw(st.text(st.characters(blacklist_characters="\x00"), min_size=1, max_size=24))
+    source = draw(st.text(CHARS, min_size=1, max_size=24))
     entries = draw(st.lists(ENTRY, min_size=1, max_size=4))
     env = {"MAIL_SOURCE": source,
            "MAIL_SUBJECTS": ";".join(draw(PAD) + e + draw(PAD) for e in entries)}
