@@ -78,12 +78,11 @@ def _normalize_label(label: str) -> str:
 
 # --------------------------------------------------------------------------- shared pieces
 
-_TOKEN_CHARS = r'[^\s<>()\[\]",;:@\\]'
-# A bare local@domain inside text. Linear in RE2; the quoted-local branch only
-# runs to the next double quote.
-_BARE_ADDRESS = re2.compile(
-    rf'(?:"((?:[^"\\]|\\.)*)"|({_TOKEN_CHARS}+))@({_TOKEN_CHARS}+)'
-)
+_TOKEN_CHARS = rb'[^\s<>()\[\]",;:@\\]'
+# A bare local@domain inside text, matched on UTF-8 bytes (the google-re2 wrapper is
+# several times cheaper per match on bytes than on str). Linear in RE2; the
+# quoted-local branch only runs to the next double quote.
+_BARE_ADDRESS = re2.compile(rb'(?:"(?:[^"\\]|\\.)*"|' + _TOKEN_CHARS + rb"+)@" + _TOKEN_CHARS + rb"+")
 _QUOTED_PAIR = re.compile(r"\\(.)", re.DOTALL)
 
 
@@ -102,10 +101,13 @@ def _encodable(text: str) -> str:
 
 def _bare_addresses(text: str) -> list[tuple[str, str]]:
     """Every ``local@domain`` written in free text, as (local, normalised domain)."""
+    data = _encodable(text).encode("utf-8")
     found = []
-    for match in _BARE_ADDRESS.finditer(_encodable(text)):
-        quoted, plain, domain = match.groups()
-        local = _unquote(quoted) if quoted is not None else plain
+    for match in _BARE_ADDRESS.finditer(data):
+        start, end = match.span()
+        local, _, domain = data[start:end].decode("utf-8", "replace").rpartition("@")
+        if local.startswith('"'):
+            local = _unquote(local[1:-1])
         domain = normalize_domain(domain)
         if local and domain:
             found.append((local, domain))
@@ -244,7 +246,9 @@ def _split_outside_quotes(text: str) -> list[str]:
 
 def _angle_address(content: str) -> tuple[str, str] | None:
     """(local, domain) of an angle token's content, or None when it holds no address."""
-    local, at, domain = _COMMENT.sub("", content).rpartition("@")
+    if "(" in content:
+        content = _COMMENT.sub("", content)
+    local, at, domain = content.rpartition("@")
     local, domain = local.strip(), domain.strip()
     if not at or not local or not domain or any(c.isspace() for c in domain):
         return None

@@ -8,12 +8,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable, TextIO
 
 from .diagnostics import Diagnostic, PolicyError
 from .fields import DMARC_POLICIES, VERDICTS
+from .inputs import read_inputs
+from .lint import lint
+from .loader import load_policy
+from .policytest import coverage, run_test_file
+from .schema import policy_schema
+from .sesevent import build_event, event_from_eml, normalize_fields
 
 EXIT_OK, EXIT_FINDING, EXIT_USAGE = 0, 1, 2
 DISPOSITIONS = ("STOP_RULE_SET", "STOP_RULE", "CONTINUE")
@@ -109,6 +116,14 @@ def table(headers: list[str], rows: Iterable[list[str]]) -> list[str]:
             for r in rows]
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _safe(text: str) -> str:
+    """Text for a terminal: control characters (an ESC in a file name or an error) shown escaped."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def _rule_label(rule: str | None, errors: list[str]) -> str:
     if rule:
         return rule
@@ -116,15 +131,11 @@ def _rule_label(rule: str | None, errors: list[str]) -> str:
 
 
 def _load(path: str) -> tuple[Any, list[Diagnostic]]:
-    """The policy, or the diagnostics that say why it did not load."""
-    from . import load_policy
-
+    """The policy, or the diagnostics that say why it did not load (unreadable files included)."""
     try:
         return load_policy(path), []
     except PolicyError as exc:
         return None, exc.errors
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [Diagnostic(path, 1, 1, "error", "unreadable", f"cannot read the policy: {exc}")]
 
 
 def _diagnostic_line(d: Diagnostic) -> str:
@@ -145,7 +156,7 @@ def render_record(record: dict[str, Any], indent: str = "  ") -> list[str]:
         else:
             lines.extend(_render_condition(step["condition"], indent + "  "))
     errors = record.get("errors") or []
-    lines.extend(f"{indent}error: {error}" for error in errors)
+    lines.extend(f"{indent}error: {_safe(error)}" for error in errors)
     outcome = record.get("disposition")
     if record.get("rule"):
         lines.append(f"{indent}=> {outcome}: rule {record['rule']} decided")
@@ -192,8 +203,6 @@ def _values_text(values: Any) -> str:
 # --- validate ---------------------------------------------------------------------
 
 def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
-    from .lint import lint
-
     files = []
     for path in args.policies:
         policy, diagnostics = _load(path)
@@ -227,8 +236,6 @@ def _validity(entry: dict[str, Any], strict: bool) -> str:
 # --- dry-run ----------------------------------------------------------------------
 
 def cmd_dry_run(args: argparse.Namespace, out: TextIO) -> int:
-    from .inputs import read_inputs
-
     policy, diagnostics = _load(args.policy)
     if policy is None:
         return _load_failure(args, out, diagnostics)
@@ -270,9 +277,9 @@ def _dry_run_text(out: TextIO, policy: Any, results: list[dict[str, Any]], summa
     out.write(f"policy {policy.name} (revision {policy.revision})\n")
     if explain:
         for row in results:
-            out.write(f"\n== {row['input']}\n")
+            out.write(f"\n== {_safe(row['input'])}\n")
             if row["disposition"] is None:
-                out.write(f"  unreadable: {row['errors'][0]}\n")
+                out.write(f"  unreadable: {_safe(row['errors'][0])}\n")
                 continue
             records = row.get("records") or []
             for n, record in enumerate(records, 1):
@@ -280,15 +287,15 @@ def _dry_run_text(out: TextIO, policy: Any, results: list[dict[str, Any]], summa
                     out.write(f"  record {n}:\n")
                 out.write("\n".join(render_record(record, "    " if len(records) > 1 else "  ")) + "\n")
             if not records:
-                out.write("  " + "; ".join(row["errors"]) + f"\n  => {row['disposition']}: on_error applied\n")
+                out.write("  " + _safe("; ".join(row["errors"])) + f"\n  => {row['disposition']}: on_error applied\n")
         out.write("\n")
     rows = []
     for row in results:
         if row["disposition"] is None:
-            rows.append([row["input"], "UNREADABLE", "-", "-", row["errors"][0]])
+            rows.append([_safe(row["input"]), "UNREADABLE", "-", "-", _safe(row["errors"][0])])
         else:
-            rows.append([row["input"], row["disposition"], _rule_label(row["rule"], row["errors"]),
-                         ",".join(row["shadow"]) or "-", "; ".join(row["errors"])])
+            rows.append([_safe(row["input"]), row["disposition"], _rule_label(row["rule"], row["errors"]),
+                         ",".join(row["shadow"]) or "-", _safe("; ".join(row["errors"]))])
     out.write("\n".join(line.rstrip() for line in table(["INPUT", "DISPOSITION", "RULE", "SHADOW", "NOTE"], rows)))
     total = len(results)
     counts = ", ".join(f"{k} {v}" for k, v in summary.items() if v or k != "unreadable")
@@ -298,8 +305,6 @@ def _dry_run_text(out: TextIO, policy: Any, results: list[dict[str, Any]], summa
 # --- test -------------------------------------------------------------------------
 
 def cmd_test(args: argparse.Namespace, out: TextIO) -> int:
-    from .policytest import coverage, run_test_file
-
     results = [run_test_file(path) for path in args.testfiles]
     passed = sum(r.passed for r in results)
     failed = sum(r.failed for r in results)
@@ -349,8 +354,6 @@ def _test_text(out: TextIO, results: list[Any], reports: list[Any], minimum: flo
 # --- event, schema ----------------------------------------------------------------
 
 def cmd_event(args: argparse.Namespace, out: TextIO) -> int:
-    from .sesevent import build_event, event_from_eml, normalize_fields
-
     fields = {name: getattr(args, name) for name in
               ("from", "to", "cc", "reply_to", "recipient", "subject", "sender", "spf", "dkim", "dmarc",
                "dmarc_policy", "spam", "virus", "header")}
@@ -382,8 +385,6 @@ def _read_eml(path: str) -> bytes:
 
 
 def cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
-    from .schema import policy_schema
-
     _json(out, policy_schema())
     return EXIT_OK
 

@@ -42,8 +42,12 @@ def read_inputs(args: Sequence[str], stdin: BinaryIO | None = None) -> Iterator[
     """One ``Input`` per file, per file inside a directory, or for ``-``; never raises for bad input."""
     for arg in args:
         if arg == "-":
-            source = stdin if stdin is not None else sys.stdin.buffer
-            yield read_input("-", source.read(), "sniff")
+            try:
+                data = (stdin if stdin is not None else sys.stdin.buffer).read()
+            except (OSError, ValueError) as exc:  # closed or unreadable standard input
+                yield Input("-", None, f"cannot read standard input: {exc}")
+                continue
+            yield read_input("-", data, "sniff")
             continue
         path = Path(arg)
         if path.is_dir():
@@ -82,8 +86,7 @@ def to_lambda_event(obj: Any) -> dict:
 def _read_directory(arg: str, root: Path) -> Iterator[Input]:
     """Every `.json` and `.eml` below ``root``, sorted by relative path, labelled ``arg/rel``."""
     found = []
-    for folder, dirs, files in os.walk(root, followlinks=False):
-        dirs.sort()
+    for folder, _, files in os.walk(root, followlinks=False):
         for name in files:
             path = Path(folder, name)
             if path.suffix.lower() in SUFFIXES:

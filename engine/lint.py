@@ -488,15 +488,15 @@ class _Linter:
                 if family == "from" and "dmarc" not in guards:
                     self.findings.append(_Finding(
                         test.key, "spoofable-from",
-                        f"rule {rule.name!r} lets mail through (CONTINUE) on {test.subject!r}, "
-                        "which the sender writes freely",
-                        "require dmarc: PASS in the same rule (all: [..., {dmarc: PASS}])", rule.name))
+                        f"rule {rule.name!r} lets mail through (CONTINUE) on {test.subject!r} without requiring "
+                        "dmarc: PASS; anyone can write any From header",
+                        "add it to this rule: all: [..., {dmarc: PASS}]", rule.name))
                 elif family == "sender" and "spf" not in guards:
                     self.findings.append(_Finding(
                         test.key, "spoofable-sender",
-                        f"rule {rule.name!r} lets mail through (CONTINUE) on {test.subject!r} "
-                        "without requiring spf: PASS",
-                        "require spf: PASS in the same rule (all: [..., {spf: PASS}])", rule.name))
+                        f"rule {rule.name!r} lets mail through (CONTINUE) on {test.subject!r} without requiring "
+                        "spf: PASS; the envelope sender is only checked by SPF",
+                        "add it to this rule: all: [..., {spf: PASS}]", rule.name))
 
     def _unused(self) -> None:
         used_conditions: set[str] = set()

@@ -123,8 +123,9 @@ def _compile(patterns: list[str], cs: bool):
 
 
 def build_matches(literals, source, cs) -> ValuePred:
-    """RE2 search; case-insensitivity is RE2's own folding, so the value is only NFC-normalised."""
-    return _regex_pred(_compile([_literal_text(p) for p in literals], cs), nfc, "search")
+    """RE2 search; case-insensitivity is RE2's own folding, so the value is only NFC-normalised
+    (and, with case_sensitive, compared exactly as given)."""
+    return _regex_pred(_compile([_literal_text(p) for p in literals], cs), (lambda t: t) if cs else nfc, "search")
 
 
 def glob_to_regex(pattern: str) -> str:

@@ -5,13 +5,15 @@ the text report, the JSON report and coverage.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
 from .diagnostics import PolicyError, did_you_mean
+from .inputs import read_inputs
+from .loader import load_policy
+from .sesevent import build_event, event_from_eml
 from .yamlsource import Mapping, Node, Scalar, Sequence, compose
 
 DISPOSITIONS = ("CONTINUE", "STOP_RULE", "STOP_RULE_SET")
@@ -147,21 +149,6 @@ class _Reader:
         return text
 
 
-@contextlib.contextmanager
-def _environment(env: dict[str, str]) -> Iterator[None]:
-    """The test file's `env` set while its policy loads, the caller's environment restored after."""
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def _read(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8-sig")
@@ -171,9 +158,6 @@ def _read(path: Path) -> str:
 
 def _case_event(reader: _Reader, case: Mapping, folder: Path) -> dict:
     """The Lambda event a case describes: inline fields, an .eml (fields override), or an event file."""
-    from .inputs import read_inputs
-    from .sesevent import build_event, event_from_eml
-
     fields_node = case.get("event")
     fields: dict[str, Any] = {}
     if fields_node is not None:
@@ -210,8 +194,6 @@ def _case_event(reader: _Reader, case: Mapping, folder: Path) -> dict:
 
 def run_test_file(path: str | Path) -> FileResult:
     """Load the test file and its policy, run every case; problems become results, never exceptions."""
-    from . import load_policy
-
     path = Path(path)
     result = FileResult(str(path))
     reader = _Reader(str(path))
@@ -228,8 +210,7 @@ def run_test_file(path: str | Path) -> FileResult:
                reader.mapping(env_node, "env", None, top).items} if env_node is not None else {}
         if not policy_path.is_file():
             raise reader.fail(policy_node, f"policy file {policy_path} does not exist")
-        with _environment(env):
-            result.policy = load_policy(str(policy_path))
+        result.policy = load_policy(policy_path, environ={**os.environ, **env})
         cases = top.get("cases")
         if not isinstance(cases, Sequence):
             raise reader.fail(cases or top, "`cases:` must be a list of cases")

@@ -43,7 +43,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-from engine.addresses import parse_addresses
+from engine.addresses import MAX_REFERENCE_LENGTH, parse_addresses
 
 VERDICTS = ("PASS", "FAIL", "GRAY", "PROCESSING_FAILED", "DISABLED")
 DMARC_POLICIES = ("none", "quarantine", "reject")
@@ -76,7 +76,6 @@ _ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]+")
 _QUOTE_IN_STRING = re.compile(r'(["\\]|=(?=\?))')
 _UNSAFE_TEXT = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
-_MAX_PARSED = 8 * 1024
 _COMMON_ORDER = ("returnPath", "from", "sender", "replyTo", "date", "to", "cc", "bcc",
                  "messageId", "subject")
 _ADDRESS_HEADERS = {"from": "from", "sender": "sender", "reply-to": "replyTo", "to": "to",
@@ -230,13 +229,14 @@ def _common_headers(headers: Headers) -> dict[str, Any]:
 def address_strings(value: str) -> list[str]:
     """One string per address, display names decoded and quoted so they parse back the same.
 
-    The value stays one raw string when it is longer than 8 KB, when the reference parser
+    The value stays one raw string when it is too long for the reference parser (the engine
+    reads such strings with its linear fallback), when the reference parser
     raises or flags a real defect, or when it would read the rewritten strings differently
     (say, an encoded word inside an address).
     """
     if not value.strip():
         return []
-    if len(value) > _MAX_PARSED:  # the reference parser is quadratic on some padded inputs
+    if len(value) > MAX_REFERENCE_LENGTH:  # quadratic on some padded inputs; the engine skips it too
         return [value]
     parsed = _parse(value)
     if parsed is None:
@@ -286,6 +286,8 @@ def _phrase(name: str) -> str:
 
 def _decode_unstructured(value: str) -> str:
     """RFC 2047 decoding, best effort: malformed encoded words stay as they are."""
+    if "=?" not in value:  # nothing to decode; the parser is slow on long plain text
+        return value
     try:
         text = str(_POLICY.header_factory("subject", value))
     except Exception:  # never let a malformed encoded word fail the event

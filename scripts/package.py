@@ -165,21 +165,23 @@ def write_zip(root: Path, out: Path) -> None:
     tmp.replace(out)
 
 
-def cold_import_ms(root: Path, python: Path, runs: int) -> float:
-    """Median time of `import handler` in fresh isolated processes that see only `root`.
+def cold_import_ms(trees: dict[str, Path], python: Path, runs: int) -> dict[str, float]:
+    """Median time of `import handler` per tree, in fresh isolated processes that see only it.
 
-    `-B` keeps the measurement from writing the bytecode it measures the lack of.
+    The trees take turns, so a change in the machine's load affects them alike;
+    `-B` keeps a tree without bytecode from gaining it during the measurement.
     """
     probe = ("import sys, time; sys.path.insert(0, sys.argv[1]); t = time.perf_counter(); "
              "import handler; print((time.perf_counter() - t) * 1000)")
-    samples = []
+    samples: dict[str, list[float]] = {name: [] for name in trees}
     for _ in range(runs):
-        result = subprocess.run([str(python), "-I", "-S", "-B", "-c", probe, str(root)],
-                                capture_output=True, text=True, cwd=root)
-        if result.returncode != 0:
-            raise PackageError(f"`import handler` failed in the package:\n{result.stderr}")
-        samples.append(float(result.stdout.strip().splitlines()[-1]))
-    return statistics.median(samples)
+        for name, root in trees.items():
+            result = subprocess.run([str(python), "-I", "-S", "-B", "-c", probe, str(root)],
+                                    capture_output=True, text=True, cwd=root)
+            if result.returncode != 0:
+                raise PackageError(f"`import handler` failed in the package:\n{result.stderr}")
+            samples[name].append(float(result.stdout.strip().splitlines()[-1]))
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def build(out: Path = DIST_ZIP, staging: Path = STAGING, arch: str = "x86_64",
@@ -195,11 +197,14 @@ def build(out: Path = DIST_ZIP, staging: Path = STAGING, arch: str = "x86_64",
     prune(staging)
     copy_code(staging)
     report: dict = {"zip": out, "arch": arch, "python": python}
+    source_only = staging.with_name(staging.name + "-source")
     if measure:
-        report["import_ms_source"] = cold_import_ms(staging, python, measure)
+        _remove(source_only)
+        shutil.copytree(staging, source_only)
     compile_bytecode(staging, python)
     if measure:
-        report["import_ms_bytecode"] = cold_import_ms(staging, python, measure)
+        report["import_ms"] = cold_import_ms({"source": source_only, "bytecode": staging}, python, measure)
+        _remove(source_only)
     write_zip(staging, out)
     report["size"] = out.stat().st_size
     report["files"] = len(zipfile.ZipFile(out).namelist())
@@ -223,8 +228,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{report['files']} files, {report['arch']}, bytecode by {report['python']}")
     if args.measure:
         print(f"cold `import handler`, median of {args.measure}: "
-              f"{report['import_ms_source']:.0f} ms from source, "
-              f"{report['import_ms_bytecode']:.0f} ms with bytecode")
+              f"{report['import_ms']['source']:.0f} ms from source, "
+              f"{report['import_ms']['bytecode']:.0f} ms with bytecode")
     return 0
 
 

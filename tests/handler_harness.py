@@ -71,8 +71,20 @@ class Lambda:
         out, err = self.capsys.readouterr()
         assert err == "", f"the handler wrote to stderr: {err}"
         lines = [json.loads(line) for line in out.splitlines()]   # nothing but JSON on stdout
-        return Invocation(answer, [ln for ln in lines if "_aws" not in ln],
-                          [ln for ln in lines if "_aws" in ln])
+        emf = [line for line in lines if "_aws" in line]
+        for blob in emf:
+            _check_emf(blob)
+        return Invocation(answer, [line for line in lines if "_aws" not in line], emf)
+
+
+def _check_emf(blob: dict) -> None:
+    """What CloudWatch needs to extract the metrics: every dimension and metric named has a value."""
+    directive, = blob["_aws"]["CloudWatchMetrics"]
+    assert isinstance(blob["_aws"]["Timestamp"], int)
+    for dimension_set in directive["Dimensions"]:
+        assert all(isinstance(blob[name], str) and blob[name] for name in dimension_set), blob
+    for metric in directive["Metrics"]:
+        assert metric["Unit"] == "Count" and metric["Name"] in blob, blob
 
 
 class _CurrentStdout:

@@ -257,3 +257,9 @@ def test_event_from_a_file_that_is_no_mail_exits_1(tmp_path: Path, capsys) -> No
 def test_schema_prints_the_committed_schema() -> None:
     code, out = run("schema")
     assert code == 0 and out == (ROOT / "docs" / "policy.schema.json").read_text(encoding="utf-8")
+
+
+def test_control_characters_in_names_never_reach_the_terminal(tmp_path: Path) -> None:
+    (tmp_path / "evil\x1b[31m.json").write_text('{"Records": "nope"}')
+    code, out = run("dry-run", "--explain", DEFAULT, str(tmp_path))
+    assert code == 1 and "\x1b" not in out and "evil\\x1b[31m.json" in out

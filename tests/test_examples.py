@@ -54,6 +54,14 @@ def test_shipped_policies_and_events_exist():
     assert {n.rsplit(".", 1)[1] for n in EVENT_NAMES} == {"json", "eml"}
 
 
+@pytest.mark.parametrize("rel", POLICIES)
+def test_policy_points_editors_at_the_schema(rel):
+    first = (ROOT / rel).read_text(encoding="utf-8").splitlines()[0]
+    prefix = "# yaml-language-server: $schema="
+    assert first.startswith(prefix)
+    assert ((ROOT / rel).parent / first[len(prefix):]).resolve() == ROOT / "docs" / "policy.schema.json"
+
+
 def test_table_covers_every_pair():
     assert sorted(EXPECTED) == sorted(POLICIES)
     for rel in POLICIES:

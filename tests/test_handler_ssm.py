@@ -163,3 +163,18 @@ def test_the_ssm_client_has_short_timeouts_and_bounded_retries(ssm, lam: Lambda,
     config = handler._source._provider.client.meta.config
     assert (config.connect_timeout, config.read_timeout) == (1, 2)
     assert config.retries == {"total_max_attempts": 2, "mode": "standard"}
+
+
+def test_an_unreadable_parameter_at_a_refresh_keeps_the_policy(ssm, lam: Lambda, clock: Clock):
+    put(ssm, policy_text("kept", "STOP_RULE"))
+    kept = lam.invoke(VIRUS).decision["policy"]
+    ssm.delete_parameter(Name=PARAMETER)
+    clock.now += 301
+    run = lam.invoke(VIRUS)
+    assert run.answer == {"disposition": "STOP_RULE"} and run.decision["policy"] == kept
+    failure = next(line for line in run.logs if line["message"] == "policy load failed")
+    assert (failure["reason"], failure["kept_policy"]) == ("cannot read the SSM parameter", kept)
+    clock.now += handler.RETRY_AFTER_FAILURE - 1
+    assert lam.invoke(VIRUS).messages("ERROR") == []
+    clock.now += 2
+    assert lam.invoke(VIRUS).metric("PolicyLoadFailures") == 1

@@ -157,3 +157,10 @@ def test_one_bad_input_does_not_stop_the_others(tmp_path):
     good.write_bytes(b"From: a@x.example\n\n")
     results = list(read_inputs([str(tmp_path / "missing.eml"), str(good)]))
     assert [r.error is None for r in results] == [False, True]
+
+
+def test_unreadable_stdin_gets_a_reason():
+    closed = io.BytesIO(b"")
+    closed.close()
+    result = only(["-"], stdin=closed)
+    assert result.event is None and result.error.startswith("cannot read standard input")

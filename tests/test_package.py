@@ -186,11 +186,15 @@ def _cached(name: str, tag: str) -> str:
     return f"{folder + '/' if folder else ''}__pycache__/{file[:-3]}.{tag}.pyc"
 
 
-def test_zip_is_reproducible(built: dict, runtime_python: Path, tmp_path: Path) -> None:
+def test_zip_is_reproducible_and_measuring_leaves_it_alone(built, runtime_python, tmp_path) -> None:
     again = tmp_path / "again.zip"
-    package.build(out=again, staging=tmp_path / "staging", arch="x86_64", python=runtime_python)
+    report = package.build(out=again, staging=tmp_path / "staging", arch="x86_64",
+                           python=runtime_python, measure=1)
+    assert set(report["import_ms"]) == {"source", "bytecode"}
+    assert all(ms > 0 for ms in report["import_ms"].values())
     digest = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
     assert digest(again) == digest(built["zip"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["again.zip", "staging"]
 
 
 @pytest.mark.parametrize("arch", sorted(package.ARCHES))

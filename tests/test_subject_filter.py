@@ -1,7 +1,9 @@
 """examples/policies/subject-filter.yaml decides exactly like the hand-written filter it replaces.
 
-The reference below is SPEC section 1's function as teams write it. The one
-intended difference, the empty-entry bug, has its own test.
+The reference below is SPEC section 1's function as teams write it (a missing
+subject read as "", the usual `.get` idiom). The intended differences have
+their own tests: the empty-entry bug is fixed, and an incomplete record gets
+on_error.
 """
 from __future__ import annotations
 

@@ -1,0 +1,39 @@
+"""One cold start, run in a fresh process by benchmarks/coldstart.py (not imported by the suite).
+
+`python cold_child.py engine|handwritten EVENT.json`: import the function's module
+(timed from here), answer one event with a Lambda-like context, print the answer
+and the milliseconds spent as the last line of output.
+"""
+import json
+import sys
+import time
+from pathlib import Path
+
+started = time.perf_counter()
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Context:
+    """The attributes Powertools' inject_lambda_context reads from a real Lambda context."""
+    function_name = "ses-rules-bench"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:ses-rules-bench"
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+
+
+def main() -> None:
+    kind, event_path = sys.argv[1], sys.argv[2]
+    if kind == "engine":
+        sys.path.insert(0, str(ROOT))
+        from handler import lambda_handler
+    else:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from subject_filter import lambda_handler
+    event = json.loads(Path(event_path).read_text(encoding="utf-8-sig"))
+    answer = lambda_handler(event, Context())
+    print(json.dumps({"answer": answer, "ms": (time.perf_counter() - started) * 1e3}))
+
+
+if __name__ == "__main__":
+    main()
