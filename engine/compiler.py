@@ -172,8 +172,10 @@ class Test(Condition):
                 len(hits) == len(values) if self.match_all else True), "matched": _json_safe(hits)})
         for check in self.set_checks:
             checks.append({"op": check.name, "arg": check.arg, "held": check.holds_on(values, ctx)})
-        return {"test": self.source.label, "values": _json_safe(values), "checks": checks,
-                "held": self.test(ctx)}
+        trace = {"test": self.source.label, "values": _json_safe(values), "checks": checks, "held": self.test(ctx)}
+        if self.match_all:
+            trace["match"] = "all"
+        return trace
 
 
 class ConditionCompiler:
@@ -351,7 +353,10 @@ class ConditionCompiler:
             self.error(arg, "bad-literal", str(exc), exc.hint)
             return None
         arg_value = value[0] if op.arg == "literal" else value
-        shown = _json_safe([_shown(v) for v in arg_value] if isinstance(arg_value, list) else _shown(arg_value))
+        if op.arg == "field":
+            shown = arg.text      # as written: `from.address`, not the source's short label
+        else:
+            shown = _json_safe([_shown(v) for v in arg_value] if isinstance(arg_value, list) else _shown(arg_value))
         return Check(name, shown, pred, negated=name in NEGATIONS, whole=op.scope == "whole")
 
     def _check_enum(self, field: FieldSpec, node: Node, literals: list) -> bool:
@@ -453,8 +458,4 @@ _NUMBERS = _Numbers()
 
 
 def _shown(value: Any) -> Any:
-    if isinstance(value, NumberLiteral):
-        return value.value
-    if isinstance(value, Source):
-        return value.label
-    return value
+    return value.value if isinstance(value, NumberLiteral) else value

@@ -92,17 +92,17 @@ def _pyenv_root() -> str | None:
     return out.stdout.strip() or None
 
 
-def install_dependencies(target: Path, arch: str) -> None:
-    """pip-install the wheels for the runtime's Python and Linux into `target`."""
+def install_dependencies(target: Path, tags: list[str]) -> None:
+    """pip-install the wheels for the runtime's Python and Linux (`tags`) into `target`."""
     cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
            "--target", str(target), "--no-compile", "--only-binary=:all:",
            "--implementation", "cp", "--python-version", RUNTIME_VERSION]
-    for tag in platform_tags(arch):
+    for tag in tags:
         cmd += ["--platform", tag]
     result = subprocess.run(cmd + dependencies(), capture_output=True, text=True)
     if result.returncode != 0:
         raise PackageError("pip could not install the dependencies for "
-                           f"python{RUNTIME_VERSION} on {arch}:\n{result.stderr.strip()}")
+                           f"python{RUNTIME_VERSION} on {tags[0]}:\n{result.stderr.strip()}")
 
 
 def prune(deps: Path) -> None:
@@ -187,13 +187,14 @@ def cold_import_ms(trees: dict[str, Path], python: Path, runs: int) -> dict[str,
 def build(out: Path = DIST_ZIP, staging: Path = STAGING, arch: str = "x86_64",
           python: Path | None = None, measure: int = 0) -> dict:
     """Build the zip at `out`; returns what was built (and, with `measure`, the import times)."""
+    tags = platform_tags(arch)
     python = python or find_runtime_python()
     if python is None or not python.exists():
         raise PackageError(f"python{RUNTIME_VERSION} (the Lambda runtime's version) was not found; "
                            f"install it (`pyenv install {RUNTIME_VERSION}`) or set RUNTIME_PYTHON")
     _remove(staging)
     staging.mkdir(parents=True)
-    install_dependencies(staging, arch)
+    install_dependencies(staging, tags)
     prune(staging)
     copy_code(staging)
     report: dict = {"zip": out, "arch": arch, "python": python}

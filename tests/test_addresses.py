@@ -208,6 +208,17 @@ def test_fallback_on_a_defect_keeps_display_names():
         ("j@x.example", "J. Doe", ()), ("r@y.example", "Roe, R", ())]
 
 
+def test_fallback_splits_only_on_commas_outside_quotes(no_reference):
+    raw = '"Roe, \\"R, Jr\\"" <r@y.example>, j@x.example'
+    assert summary(raw, fallback=True) == [("r@y.example", 'Roe, "R, Jr"', ()), ("j@x.example", "", ())]
+
+
+def test_fallback_keeps_every_entry_of_a_long_list(no_reference):
+    raw = ", ".join(f'"User, {i}" <u{i}@d{i}.example>' for i in range(200))
+    assert len(raw) > addresses.MAX_REFERENCE_LENGTH
+    assert addrs(raw) == [f"u{i}@d{i}.example" for i in range(200)]
+
+
 def test_fallback_decodes_encoded_words_in_names():
     raw = "=?utf-8?q?a=40evil.example?= <x@y.example>"
     assert summary(raw, fallback=True) == [("x@y.example", "a@evil.example", ("a@evil.example",))]
@@ -343,3 +354,12 @@ def test_parse_addresses_never_raises(raw, fallback):
 def test_parse_literal_never_raises(text):
     literal = parse_literal(text)
     assert literal is None or isinstance(literal, Address)
+
+
+@given(_plain_list)
+def test_fallback_finds_the_same_addresses_as_the_reference_on_plain_forms(raw):
+    """Padding a plain header into the fallback changes nothing a rule compares."""
+    reference = addresses._reference(raw)
+    assert reference is not None
+    assert ([(a.address, a.name_addresses) for a in addresses._fallback(raw)]
+            == [(a.address, a.name_addresses) for a in reference])

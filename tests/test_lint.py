@@ -195,6 +195,7 @@ def test_from_guarded_by_dmarc_pass_on_every_branch_is_fine(when: str) -> None:
 
 @pytest.mark.parametrize("when, code", [
     ("{any: [{from.domain: acme.example}, {dmarc: PASS}]}", "spoofable-from"),
+    ("{all: [{from.domain: acme.example}, {any: [{dmarc: PASS}, {spf: PASS}]}]}", "spoofable-from"),
     ("{any: [{all: [{from: a@acme.example}, {dmarc: PASS}]}, {sender_header: b@acme.example}]}", "spoofable-from"),
     ("{not: {from.domain: {not_in: [acme.example]}}}", "spoofable-from"),
     ("{header.Reply-To: {contains: acme}}", "spoofable-from"),

@@ -6,7 +6,6 @@ Lambda, where boto3 is the only extra (and the handler needs it only for SSM).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from engine.sesevent import event_from_eml
 from test_template import Stack, package
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,21 +104,19 @@ def run_child(python: Path, root: Path, mode: str, payload: object, **env: str) 
 
 
 def tagged(stdout: str, tag: str) -> object:
-    line = next(l for l in stdout.splitlines() if l.startswith(tag + " "))
+    """The JSON the child printed after `tag`."""
+    line = next(line for line in stdout.splitlines() if line.startswith(tag + " "))
     return json.loads(line[len(tag) + 1:])
 
 
 def json_lines(stdout: str) -> list[dict]:
-    lines = []
-    for line in stdout.splitlines():
-        if line.startswith("{"):
-            lines.append(json.loads(line))
-    return lines
+    """The child's log lines and EMF blobs (both JSON, one a line, on stdout)."""
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
 
 
 def load_event(path: Path) -> dict:
+    """An example event; `.eml` files are converted here, the child only sees JSON."""
     if path.suffix == ".eml":
-        from engine.sesevent import event_from_eml   # the project's converter, in the test process
         return event_from_eml(path.read_bytes())
     return json.loads(path.read_text(encoding="utf-8-sig"))
 
@@ -130,6 +128,18 @@ def packaged_expectations() -> list:
              for policy in sorted(table) if policy.startswith("policies/")]
     assert cases, "examples/events/expected.yaml has no entry for policies/"
     return cases
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"ARCH": "sparc"}, "ARCH='sparc' is not supported; use one of x86_64, arm64"),
+    ({"RUNTIME_PYTHON": "/nonexistent/python3.12"}, "python3.12 (the Lambda runtime's version) was not found"),
+])
+def test_bad_build_settings_get_a_clear_error(env, message, monkeypatch, capsys, tmp_path) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert package.main(["--out", str(tmp_path / "x.zip")]) == 1
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x.zip").exists()
 
 
 def test_make_package_prints_the_size_of_the_zip(built: dict) -> None:
@@ -192,8 +202,11 @@ def test_zip_is_reproducible_and_measuring_leaves_it_alone(built, runtime_python
                            python=runtime_python, measure=1)
     assert set(report["import_ms"]) == {"source", "bytecode"}
     assert all(ms > 0 for ms in report["import_ms"].values())
-    digest = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
-    assert digest(again) == digest(built["zip"])
+    with zipfile.ZipFile(built["zip"]) as first, zipfile.ZipFile(again) as second:
+        assert first.namelist() == second.namelist()
+        differ = [n for n in first.namelist() if first.read(n) != second.read(n)]
+    assert differ == [], "same tree, different bytes (or the tree changed between the builds)"
+    assert again.read_bytes() == built["zip"].read_bytes()   # metadata too: timestamps, modes, order
     assert sorted(p.name for p in tmp_path.iterdir()) == ["again.zip", "staging"]
 
 

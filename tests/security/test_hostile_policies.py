@@ -220,7 +220,7 @@ def test_policy_text_with_unacceptable_characters(text: str, hang_guard, securit
 
 
 @pytest.mark.parametrize(("pattern", "matches_all_a"), [
-    ("(a+)+$", True), ("(a|aa)+$", True), ("(x+x+)+y", False), ("^(([a-z])+.)+[A-Z]([a-z])+$", False),
+    ("(a+)+$", True), ("(a|aa)+$", True), ("(x+x+)+y", False), ("^(([a-z])+.)+[A-Z]([a-z])+$", True),
 ])
 def test_catastrophic_backtracking_patterns_run_linearly(pattern: str, matches_all_a: bool, hang_guard) -> None:
     """Patterns that stall a backtracking engine are fine in RE2: they load and answer on 100 KB subjects."""
