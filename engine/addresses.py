@@ -52,19 +52,31 @@ class Address:
 _IDEOGRAPHIC_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
 
 
-@lru_cache(maxsize=8192)
+_MAX_CACHED_DOMAIN = 255
+"""No DNS name is longer; longer text is normalised uncached so it cannot bloat the cache."""
+
+
 def normalize_domain(text: str) -> str:
     """The one form domains compare in: lowercase Unicode labels (UTS-46, non-transitional).
 
     A trailing root dot is dropped (``example.com.`` is the same DNS name as
     ``example.com``, and a blocking rule must not miss it). Each label goes through
     IDNA on its own so that one label IDNA rejects (``my_host``) stays as lowercased
-    text without spoiling the others.
+    text without spoiling the others. Cached: the same few domains recur in every event.
     """
+    if len(text) > _MAX_CACHED_DOMAIN:
+        return _normalize_domain(text)
+    return _normalize_domain_cached(text)
+
+
+def _normalize_domain(text: str) -> str:
     labels = text.translate(_IDEOGRAPHIC_DOTS).split(".")
     while len(labels) > 1 and not labels[-1]:
         labels.pop()
     return ".".join(_normalize_label(label) for label in labels)
+
+
+_normalize_domain_cached = lru_cache(maxsize=8192)(_normalize_domain)
 
 
 def _normalize_label(label: str) -> str:
@@ -78,7 +90,8 @@ def _normalize_label(label: str) -> str:
 
 # --------------------------------------------------------------------------- shared pieces
 
-_TOKEN_CHARS = rb'[^\s<>()\[\]",;:@\\]'
+# Not in an address token: specials, and every character Python counts as white space.
+_TOKEN_CHARS = rb'[^\s\x0b\x1c-\x1f\x85\pZ<>()\[\]",;:@\\]'
 # A bare local@domain inside text, matched on UTF-8 bytes (the google-re2 wrapper is
 # several times cheaper per match on bytes than on str). Linear in RE2; the
 # quoted-local branch only runs to the next double quote.

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable, TextIO
 
+from .decision import DISPOSITIONS
 from .diagnostics import Diagnostic, PolicyError
 from .fields import DMARC_POLICIES, VERDICTS
 from .inputs import read_inputs
@@ -23,7 +24,6 @@ from .schema import policy_schema
 from .sesevent import build_event, event_from_eml, normalize_fields
 
 EXIT_OK, EXIT_FINDING, EXIT_USAGE = 0, 1, 2
-DISPOSITIONS = ("STOP_RULE_SET", "STOP_RULE", "CONTINUE")
 
 
 class UsageError(Exception):
@@ -250,7 +250,7 @@ def cmd_dry_run(args: argparse.Namespace, out: TextIO) -> int:
         if args.explain:
             row["records"] = decision["records"]
         results.append(row)
-    summary: dict[str, int] = {d: 0 for d in DISPOSITIONS}
+    summary: dict[str, int] = {d: 0 for d in reversed(DISPOSITIONS)}   # most restrictive first
     summary["unreadable"] = 0
     for row in results:
         summary["unreadable" if row.pop("unreadable", False) else row["disposition"]] += 1

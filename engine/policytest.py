@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from .decision import DISPOSITIONS
 from .diagnostics import PolicyError, did_you_mean
 from .inputs import read_inputs
 from .loader import load_policy
 from .sesevent import build_event, event_from_eml
 from .yamlsource import Mapping, Node, Scalar, Sequence, compose
 
-DISPOSITIONS = ("CONTINUE", "STOP_RULE", "STOP_RULE_SET")
 _FILE_KEYS = {"policy", "env", "cases", "description"}
 _CASE_KEYS = {"name", "description", "event", "eml", "file", "expect"}
 _EXPECT_KEYS = {"disposition", "rule", "shadow"}

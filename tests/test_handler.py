@@ -10,6 +10,7 @@ import yaml
 
 import engine
 import handler
+from engine import settings, telemetry
 from conftest import corpus_files, need
 from handler_harness import ROOT, Invocation, Lambda, lam, read_event  # noqa: F401  (lam: fixture)
 
@@ -242,7 +243,7 @@ def test_an_evaluation_that_raises_answers_the_policys_on_error(lam: Lambda, mon
 def test_a_failure_while_reporting_keeps_the_decision(lam: Lambda, monkeypatch):
     def broken(*args):
         raise OSError("stdout closed")
-    monkeypatch.setattr(handler, "_log_decision", broken)
+    monkeypatch.setattr(telemetry, "log_decision", broken)
     run = lam.invoke(read_event(EVENTS / "virus-fail.json"))
     assert run.answer == {"disposition": "STOP_RULE_SET"}
     assert "could not report the decision" in run.messages("ERROR")
@@ -273,4 +274,4 @@ def test_metrics_can_be_switched_off_without_piling_up(lam: Lambda, monkeypatch)
 
 def test_the_documented_refresh_default_is_powertools_own():
     from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_MAX_AGE_SECS
-    assert handler.MAX_AGE_DEFAULT == int(DEFAULT_MAX_AGE_SECS)
+    assert settings.MAX_AGE_DEFAULT == int(DEFAULT_MAX_AGE_SECS)

@@ -7,6 +7,7 @@ from moto import mock_aws
 
 import engine
 import handler
+from engine import policysource
 from handler_harness import ROOT, Lambda, lam, read_event  # noqa: F401  (lam: fixture)
 
 PARAMETER = "/ses-rules/policy"
@@ -44,7 +45,7 @@ def ssm(lam: Lambda, monkeypatch: pytest.MonkeyPatch):
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     clock = Clock()
-    monkeypatch.setattr(handler, "_clock", clock)
+    monkeypatch.setattr(policysource, "_clock", clock)
     return clock
 
 
@@ -119,7 +120,7 @@ def test_an_unreadable_parameter_at_cold_start_falls_back_to_the_file(ssm, lam: 
     assert run.metric("PolicyLoadFailures") == 1
     # A failed read is retried later, not on every invocation ...
     put(ssm, policy_text("late", "STOP_RULE"))
-    clock.now += handler.RETRY_AFTER_FAILURE - 1
+    clock.now += policysource.RETRY_AFTER_FAILURE - 1
     assert lam.invoke(VIRUS).decision["policy"]["source"] == f"file:{DEFAULT}"
     # ... and once it reads, the parameter's policy takes over.
     clock.now += 2
@@ -174,7 +175,7 @@ def test_an_unreadable_parameter_at_a_refresh_keeps_the_policy(ssm, lam: Lambda,
     assert run.answer == {"disposition": "STOP_RULE"} and run.decision["policy"] == kept
     failure = next(line for line in run.logs if line["message"] == "policy load failed")
     assert (failure["reason"], failure["kept_policy"]) == ("cannot read the SSM parameter", kept)
-    clock.now += handler.RETRY_AFTER_FAILURE - 1
+    clock.now += policysource.RETRY_AFTER_FAILURE - 1
     assert lam.invoke(VIRUS).messages("ERROR") == []
     clock.now += 2
     assert lam.invoke(VIRUS).metric("PolicyLoadFailures") == 1

@@ -86,7 +86,7 @@ def _corpus_present(request: pytest.FixtureRequest) -> None:
 _REPORT = pytest.StashKey[collections.Counter]()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def security_report(request: pytest.FixtureRequest) -> collections.Counter:
     """Counts the lead asked for (fuzz examples, spoof cases, probes, ...), printed at the end of the run."""
     return request.config.stash.setdefault(_REPORT, collections.Counter())
