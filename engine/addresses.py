@@ -21,7 +21,8 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
-from email.headerregistry import HeaderRegistry
+from email.errors import NonASCIILocalPartDefect
+from email.headerregistry import AddressHeader, HeaderRegistry
 from functools import lru_cache
 
 import idna
@@ -197,7 +198,7 @@ def _fast(raw: str) -> list[Address] | None:
 _LINE_BREAKS = re.compile(r"\r|\n")
 
 
-def _reference_header(raw: str):
+def _reference_header(raw: str) -> AddressHeader | None:
     """The stdlib header object, unfolded as policy.default does; None when the parser raises."""
     try:
         return _REGISTRY("to", _LINE_BREAKS.sub("", raw))
@@ -360,9 +361,6 @@ def parse_addresses(raw: str, *, fallback: bool = False) -> list[Address]:
     return reference if reference is not None else _fallback(raw)
 
 
-_TOLERATED_LITERAL_DEFECTS = ("NonASCIILocalPartDefect",)
-
-
 def parse_literal(text: str) -> Address | None:
     """A policy literal that must be exactly one mailbox, cleanly parsed; otherwise None.
 
@@ -377,7 +375,7 @@ def parse_literal(text: str) -> Address | None:
         return None
     if len(header.addresses) != 1:
         return None
-    if any(type(d).__name__ not in _TOLERATED_LITERAL_DEFECTS for d in header.defects):
+    if any(not isinstance(defect, NonASCIILocalPartDefect) for defect in header.defects):
         return None
     (parsed,) = header.addresses
     return _make(parsed.username, parsed.domain, parsed.display_name)

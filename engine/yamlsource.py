@@ -78,23 +78,24 @@ def _mark_diag(file: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
     return _diag(file, line, col, "yaml-syntax", f"invalid YAML: {message}")
 
 
+def _refuse_at(file: str, event: yaml.Event, code: str, message: str, hint: str) -> PolicyError:
+    mark = event.start_mark
+    return PolicyError([_diag(file, mark.line + 1, mark.column + 1, code, message, hint)])
+
+
 def _check_shape(text: str, file: str) -> None:
     """Bound depth and event count on the event stream, before the recursive composer runs."""
     depth = events = 0
     for event in yaml.parse(text, Loader=_Loader):
         events += 1
         if events > MAX_NODES:
-            mark = event.start_mark
-            raise PolicyError([_diag(file, mark.line + 1, mark.column + 1, "too-large",
-                                     f"policy has more than {MAX_NODES} YAML nodes",
-                                     "move long lists into a list file: {file: lists/NAME.txt}")])
+            raise _refuse_at(file, event, "too-large", f"policy has more than {MAX_NODES} YAML nodes",
+                             "move long lists into a list file: {file: lists/NAME.txt}")
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > MAX_DEPTH:
-                mark = event.start_mark
-                raise PolicyError([_diag(file, mark.line + 1, mark.column + 1, "too-deep",
-                                         f"nesting deeper than {MAX_DEPTH} levels",
-                                         "use named conditions to flatten the policy")])
+                raise _refuse_at(file, event, "too-deep", f"nesting deeper than {MAX_DEPTH} levels",
+                                 "use named conditions to flatten the policy")
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1
 
