@@ -363,3 +363,34 @@ def test_fallback_finds_the_same_addresses_as_the_reference_on_plain_forms(raw):
     assert reference is not None
     assert ([(a.address, a.name_addresses) for a in addresses._fallback(raw)]
             == [(a.address, a.name_addresses) for a in reference])
+
+
+@given(st.from_regex(r"[A-Za-z0-9._+-]{1,12}@[A-Za-z0-9-]{1,10}(\.[A-Za-z0-9-]{1,10}){0,3}", fullmatch=True))
+def test_parse_literal_fast_path_agrees_with_the_reference_parser(text):
+    """Large `in` lists load through the fast path: it must give what the strict reference path gives."""
+    from unittest import mock
+
+    from engine import addresses
+
+    with_fast = addresses.parse_literal(text)
+    with mock.patch.object(addresses, "_fast", lambda raw: None):
+        reference_only = addresses.parse_literal(text)
+    assert with_fast == reference_only
+
+
+@given(st.from_regex(r"[A-Za-z0-9_.-]{1,30}", fullmatch=True))
+def test_ascii_domains_normalise_like_idna(text):
+    import idna
+
+    from engine import addresses
+
+    labels = [label for label in text.split(".")]
+    while len(labels) > 1 and not labels[-1]:
+        labels.pop()
+    expected = []
+    for label in labels:
+        try:
+            expected.append(idna.decode(label, uts46=True) if label else label)
+        except Exception:  # noqa: BLE001
+            expected.append(label.lower())
+    assert addresses.normalize_domain(text) == ".".join(expected)

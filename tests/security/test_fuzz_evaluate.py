@@ -88,11 +88,20 @@ def check_decision(event: Any) -> str:
     return result["disposition"]
 
 
+ADDRESS_KEYS = ("from", "to", "cc", "bcc", "replyTo", "reply-to", "sender", "returnPath")
+
+
 @st.composite
 def mutated_corpus_event(draw: st.DrawFn) -> Any:
-    """A real SES event (corpus) with 1-6 random edits: replace, delete or add anywhere in the tree."""
+    """A real SES event (corpus) with random edits: replace, delete or add anywhere in the tree, and
+    hostile strings in the address headers the policy parses."""
     event = copy.deepcopy(draw(st.sampled_from(CORPUS_EVENTS)))
-    for _ in range(draw(st.integers(1, 6))):
+    for record in event.get("Records") or [] if isinstance(event, dict) else []:
+        common = record.get("ses", {}).get("mail", {}).get("commonHeaders") if isinstance(record, dict) else None
+        if isinstance(common, dict):
+            for key in draw(st.lists(st.sampled_from(ADDRESS_KEYS), max_size=3, unique=True)):
+                common[key] = draw(st.lists(hostile_text, min_size=1, max_size=3))
+    for _ in range(draw(st.integers(0, 6))):
         containers = _containers(event)
         parent, key = draw(st.sampled_from(containers))
         action = draw(st.sampled_from(["replace", "delete", "add"]))
