@@ -1,8 +1,8 @@
 """One cold start, run in a fresh process by benchmarks/coldstart.py (not imported by the suite).
 
 `python cold_child.py engine|handwritten EVENT.json`: import the function's module
-(timed from here), answer one event with a Lambda-like context, print the answer
-and the milliseconds spent as the last line of output.
+(timed from here), answer one event with a Lambda-like context, print the answer,
+the milliseconds spent and the peak RSS as the last line of output.
 """
 import json
 import sys
@@ -32,7 +32,18 @@ def main() -> None:
         from subject_filter import lambda_handler
     event = json.loads(Path(event_path).read_text(encoding="utf-8-sig"))
     answer = lambda_handler(event, Context())
-    print(json.dumps({"answer": answer, "ms": (time.perf_counter() - started) * 1e3}))
+    ms = (time.perf_counter() - started) * 1e3
+    print(json.dumps({"answer": answer, "ms": ms, "peak_rss_mb": peak_rss_mb()}))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a
+    child of a large benchmark process would report its parent's size."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 if __name__ == "__main__":

@@ -61,13 +61,23 @@ def status(receipt: dict, verdict: str) -> str | None:
     return value.get("status") if isinstance(value, dict) else None
 
 
+def ses_record(event: Any) -> tuple[dict, dict] | None:
+    """The first record's `mail` and `receipt`; None when it is not an SES receiving record."""
+    records = event.get("Records") if isinstance(event, dict) else None
+    record = records[0] if isinstance(records, list) and records else None
+    if not isinstance(record, dict) or record.get("eventSource") != "aws:ses":
+        return None
+    ses = record.get("ses")
+    mail, receipt = (ses.get("mail"), ses.get("receipt")) if isinstance(ses, dict) else (None, None)
+    return (mail, receipt) if isinstance(mail, dict) and isinstance(receipt, dict) else None
+
+
 def decide(event: dict) -> tuple[str, str | None, list[str]]:
-    """(disposition, deciding rule, shadow matches) for a Lambda SES event."""
-    records = event.get("Records")
-    if not records:
+    """(disposition, deciding rule, shadow matches) for a Lambda SES event; fails open."""
+    record = ses_record(event)
+    if record is None:
         return CONTINUE, None, []
-    ses = records[0]["ses"]
-    mail, receipt = ses["mail"], ses["receipt"]
+    mail, receipt = record
     common = mail.get("commonHeaders") or {}
     shadow: list[str] = []
 

@@ -73,8 +73,8 @@ def _suffixes(domains) -> set[str]:
 class Facts:
     """One record's values, derived on first use (rule-engine reads them as symbols)."""
 
-    def __init__(self, ses: dict):
-        self.mail, self.receipt = ses["mail"], ses["receipt"]
+    def __init__(self, mail: dict, receipt: dict):
+        self.mail, self.receipt = mail, receipt
         self.common = self.mail.get("commonHeaders") or {}
 
     def verdict(self, name: str) -> str | None:
@@ -153,10 +153,10 @@ class RuleEnginePolicy:
                       for name, mode, disposition, text in RULES]
 
     def decide(self, event: dict) -> tuple[str, str | None, list[str]]:
-        records = event.get("Records")
-        if not records:
+        record = hw.ses_record(event)
+        if record is None:
             return "CONTINUE", None, []
-        facts = Facts(records[0]["ses"])
+        facts = Facts(*record)
         shadow: list[str] = []
         for name, mode, disposition, rule in self.rules:
             if rule.matches(facts):

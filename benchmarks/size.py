@@ -58,9 +58,9 @@ def run(settings: Settings, events: EventSet, quick: bool = False) -> tuple[list
     load_k = _exponent(sizes, [load_s[n] for n in sizes])
     eval_k = math.log(ratio(samples[str(sizes[-1])], samples[str(sizes[-2])])) / math.log(sizes[-1] / sizes[-2])
     largest = sizes[-1]
-    rows = [Row("4 policy size", f"load+compile, {n:,} rules", load_s[n] * 1e3, "ms") for n in sizes]
-    rows.append(Row("4 policy size", f"load+compile, {largest:,} rules", load_s[largest], "s",
-                    f"< {LOAD_TARGET_S:g} s", load_s[largest] < LOAD_TARGET_S))
+    rows = [Row("4 policy size", f"load+compile, {n:,} rules", load_s[n] * 1e3, "ms",
+                *((f"< {LOAD_TARGET_S * 1e3:g} ms", load_s[n] < LOAD_TARGET_S) if n == largest else ()))
+            for n in sizes]
     rows.append(Row("4 policy size", f"load growth exponent ({sizes[-2]:,} -> {largest:,})", load_k, "",
                     note="1 = linear"))
     rows += [Row("4 policy size", f"evaluate, {n:,} rules, no match", us, "µs/event") for n, us in zip(sizes, eval_us)]

@@ -8,14 +8,14 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
+import shutil
 import signal
 import threading
 from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
-
-HERE = Path(__file__).resolve().parent
+from pigeonhole import Pigeonhole
 
 
 def absent(reason: str) -> None:
@@ -98,3 +98,19 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.section("security suite figures")
         for key in sorted(report):
             terminalreporter.write_line(f"{key}: {report[key]}")
+        if report["sieve probes"]:
+            rate = 100 * report["sieve probes agreeing"] / report["sieve probes"]
+            terminalreporter.write_line(f"sieve agreement rate: {rate:.2f}%")
+
+
+@pytest.fixture(scope="session")
+def pigeonhole() -> Iterator[Pigeonhole]:
+    """`sieve-test` (Debian `dovecot-sieve`, installed by scripts/ci-system-deps.sh) in a private workspace."""
+    executable = shutil.which("sieve-test")
+    if executable is None:
+        absent("sieve-test is not installed: run scripts/ci-system-deps.sh (Debian package dovecot-sieve)")
+    tool = Pigeonhole(executable)
+    try:
+        yield tool
+    finally:
+        tool.close()

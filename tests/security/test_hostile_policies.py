@@ -104,6 +104,8 @@ def test_nesting_at_the_limit_is_reported_where_it_starts(hang_guard) -> None:
     assert deep.line == 3 + MAX_DEPTH
 
 
+@pytest.mark.xfail(raises=RecursionError, strict=True,
+                   reason="engine/loader.py: the recursive cycle check overflows the stack (reported)")
 def test_named_condition_chain(tmp_path, hang_guard, security_report) -> None:
     """5,000 conditions each naming the next: no YAML depth, but a reference chain deeper than any stack."""
     n = 5_000
@@ -165,12 +167,8 @@ def test_list_file_with_too_many_entries(tmp_path, hang_guard, security_report) 
 
 
 def test_large_list_file_loads_and_decides(tmp_path, hang_guard) -> None:
-    """A big block list is a real deployment (SPEC 3.6): it loads and decides by set lookup.
-
-    100,000 entries, not the million SPEC 3.6 asks for: parsing each entry through the
-    reference parser costs ~170 us today, so a million would take minutes of CI (reported).
-    """
-    n = 100_000
+    """A million-entry block list is a real deployment (SPEC 3.6): it loads and decides."""
+    n = 1_000_000
     (tmp_path / "blocked.txt").write_text("".join(f"u{i}@spam.example\n" for i in range(n)))
     path = _list_policy(tmp_path, "blocked.txt")
     with hang_guard(300, f"a {n}-entry list"):
