@@ -21,6 +21,7 @@ demo: install
 	  echo "== $$p"; $(BIN)/ses-rules dry-run $$p examples/events/; echo; done
 
 bench: install
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[bench]'
 	$(BIN)/python -m benchmarks
 
 package: install

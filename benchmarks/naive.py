@@ -14,6 +14,8 @@ from pathlib import Path
 
 import engine.jsonpath as jsonpath
 from engine import Policy, load_policy
+from engine.fields import FIELDS
+from engine.jsonpath import Getter, compile_path
 
 
 @contextlib.contextmanager
@@ -34,3 +36,12 @@ def find_everywhere() -> Iterator[None]:
 def load_naive(path: Path) -> Policy:
     with find_everywhere():
         return load_policy(path)
+
+
+def field_getters(fields: tuple[str, ...]) -> tuple[list[Getter], list[Getter]]:
+    """(direct, find()) getters for every path of the named fields: the lookups alone."""
+    paths = [path for name in fields for path in FIELDS[name].paths]
+    direct = [compile_path(path) for path in paths]
+    with find_everywhere():
+        found = [compile_path(path) for path in paths]
+    return direct, found

@@ -450,6 +450,17 @@ class ConditionCompiler:
             ref.target = compiled.get(ref.name)
 
 
+def nesting(condition: Condition, named_depths: dict[str, int]) -> int:
+    """Levels evaluation recurses through, counting each named condition's own depth."""
+    if isinstance(condition, Named):
+        return 1 + named_depths.get(condition.name, 0)
+    if isinstance(condition, (AllOf, AnyOf)):
+        return 1 + max(nesting(c, named_depths) for c in condition.children)
+    if isinstance(condition, Not):
+        return 1 + nesting(condition.child, named_depths)
+    return 1
+
+
 class _Numbers(Source):
     label = "count"
 

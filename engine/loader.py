@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Mapping as TMapping
 
-from .compiler import Condition, ConditionCompiler
+from .compiler import Condition, ConditionCompiler, nesting
 from .decision import DISPOSITIONS
 from .diagnostics import Collector, Diagnostic, PolicyError
 from .lists import load_lists
@@ -22,6 +22,8 @@ RULE_KEYS = ("name", "description", "when", "disposition", "enabled", "mode", "l
 MODES = ("enforce", "shadow")
 VERSIONS = ("1",)
 NAME_RE = re.compile(r"[A-Za-z0-9_.-]+\Z")
+# Evaluation recurses once per level; named conditions add their own levels on top of the YAML nesting.
+MAX_CONDITION_DEPTH = 100
 
 
 def load_policy(path: str | os.PathLike, environ: TMapping[str, str] | None = None) -> Policy:
@@ -68,6 +70,7 @@ class _PolicyBuilder:
         self.reader = reader
         self.doc = doc
         self.base_dir = base_dir
+        self.named_depths: dict[str, int] = {}
 
     def build(self, default_name: str, file: str, text: str) -> Policy:
         reader, doc = self.reader, self.doc
@@ -86,6 +89,9 @@ class _PolicyBuilder:
         conditions = self._compile_named(compiler, named_nodes)
         rules = self._rules(compiler)
         compiler.resolve_refs(conditions)
+        for rule in rules:
+            if rule.condition is not None:
+                self._check_nesting(nesting(rule.condition, self.named_depths), rule, f"rule {rule.name!r}")
         revision = _revision(text, reader.interpolator.used, lists)
         return Policy(name=name, revision=revision, file=file, default=default or "CONTINUE",
                       on_error=on_error or "CONTINUE", rules=rules, description=description,
@@ -120,26 +126,49 @@ class _PolicyBuilder:
             edges[name] = [(ref.name, at) for ref, at in compiler.refs[start:]]
             if condition is not None:
                 compiled[name] = condition
-        self._check_cycles(edges)
+        depths: dict[str, int] = {}
+        for name in self._dependency_order(edges):   # each after the conditions it names
+            if name in compiled:
+                depths[name] = nesting(compiled[name], depths)
+                self._check_nesting(depths[name], nodes[name], f"condition {name!r}")
+        self.named_depths = depths
         return compiled
 
-    def _check_cycles(self, edges: dict[str, list[tuple[str, Scalar]]]) -> None:
-        state: dict[str, int] = {}   # 1: on the current path, 2: done
+    def _check_nesting(self, depth: int, node: Node | Rule, what: str) -> None:
+        if depth > MAX_CONDITION_DEPTH:
+            self.reader.error(node, "too-deep", f"{what} nests {depth} levels deep counting the named conditions "
+                              f"it uses (limit {MAX_CONDITION_DEPTH})", "flatten the chain of named conditions")
 
-        def visit(name: str, path: list[str]) -> None:
-            state[name] = 1
-            for target, at in edges.get(name, []):
+    def _dependency_order(self, edges: dict[str, list[tuple[str, Scalar]]]) -> list[str]:
+        """Depth-first post-order without recursion (a chain of named conditions can be any length);
+        a reference back to a condition still being visited is a cycle."""
+        order: list[str] = []
+        state: dict[str, int] = {}   # 1: on the current path, 2: done
+        for root in edges:
+            if root in state:
+                continue
+            state[root] = 1
+            path, stack = [root], [iter(edges[root])]
+            while stack:
+                step = next(stack[-1], None)
+                if step is None:
+                    stack.pop()
+                    done = path.pop()
+                    state[done] = 2
+                    order.append(done)
+                    continue
+                target, at = step
+                if target not in edges:
+                    continue                     # an unknown name, already reported
                 if state.get(target) == 1:
-                    cycle = " -> ".join(path[path.index(target):] + [target]) if target in path else target
+                    cycle = " -> ".join(path[path.index(target):] + [target])
                     self.reader.error(at, "condition-cycle", f"named conditions refer to each other in a cycle: {cycle}",
                                       "break the cycle; a condition cannot include itself")
-                elif state.get(target) is None:
-                    visit(target, path + [target])
-            state[name] = 2
-
-        for name in edges:
-            if state.get(name) is None:
-                visit(name, [name])
+                elif target not in state:
+                    state[target] = 1
+                    path.append(target)
+                    stack.append(iter(edges[target]))
+        return order
 
     def _rules(self, compiler: ConditionCompiler) -> list[Rule]:
         node = self.doc.get("rules")

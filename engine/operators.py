@@ -111,7 +111,12 @@ def _regex_pred(program, key: Callable[[str], str], method: str) -> ValuePred:
 
     def pred(v: Any, ctx: Any) -> bool:
         text = v if type(v) is str else as_text(v)
-        return text is not None and run(key(text)) is not None
+        if text is None:
+            return False
+        try:
+            return run(key(text)) is not None
+        except UnicodeEncodeError:     # a lone surrogate (JSON "\ud800") cannot reach RE2 as UTF-8
+            return run(key(text.encode("utf-8", "replace").decode("utf-8"))) is not None
     return pred
 
 

@@ -57,16 +57,6 @@ class Mapping:
 Node = Union[Scalar, Sequence, Mapping]
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that remembers which scalars carried an explicit tag."""
-
-    def compose_scalar_node(self, anchor):  # type: ignore[override]
-        tag = self.peek_event().tag
-        node = super().compose_scalar_node(anchor)
-        node.explicit_tag = tag not in (None, "!")
-        return node
-
-
 def _diag(file: str, line: int, col: int, code: str, message: str, hint: str | None = None) -> Diagnostic:
     return Diagnostic(file, line, col, "error", code, message, hint)
 
@@ -83,21 +73,44 @@ def _refuse_at(file: str, event: yaml.Event, code: str, message: str, hint: str)
     return PolicyError([_diag(file, mark.line + 1, mark.column + 1, code, message, hint)])
 
 
-def _check_shape(text: str, file: str) -> None:
-    """Bound depth and event count on the event stream, before the recursive composer runs."""
-    depth = events = 0
-    for event in yaml.parse(text, Loader=_Loader):
-        events += 1
-        if events > MAX_NODES:
-            raise _refuse_at(file, event, "too-large", f"policy has more than {MAX_NODES} YAML nodes",
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that bounds depth and event count as it reads events (so the text is parsed
+    once and the recursive composer never goes deep), and remembers which scalars carried an
+    explicit tag."""
+
+    def __init__(self, text: str, file: str):
+        super().__init__(text)
+        self.file = file
+        self.events = self.depth = 0
+
+    def get_event(self):  # type: ignore[override]
+        event = super().get_event()
+        self.events += 1
+        if self.events > MAX_NODES:
+            raise _refuse_at(self.file, event, "too-large", f"policy has more than {MAX_NODES} YAML nodes",
                              "move long lists into a list file: {file: lists/NAME.txt}")
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise _refuse_at(file, event, "too-deep", f"nesting deeper than {MAX_DEPTH} levels",
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise _refuse_at(self.file, event, "too-deep", f"nesting deeper than {MAX_DEPTH} levels",
                                  "use named conditions to flatten the policy")
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-            depth -= 1
+            self.depth -= 1
+        return event
+
+    def compose_scalar_node(self, anchor):  # type: ignore[override]
+        tag = self.peek_event().tag
+        node = super().compose_scalar_node(anchor)
+        node.explicit_tag = tag not in (None, "!")
+        return node
+
+
+def _bounded_compose(text: str, file: str) -> yaml.Node | None:
+    loader = _BoundedLoader(text, file)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
 
 
 class _RecursiveAlias(Exception):
@@ -184,8 +197,7 @@ def compose(text: str, file: str) -> Node | None:
                                  f"policy is {size} bytes, more than the {MAX_POLICY_BYTES} allowed",
                                  "move long lists into a list file: {file: lists/NAME.txt}")])
     try:
-        _check_shape(text, file)
-        root = yaml.compose(text, Loader=_Loader)
+        root = _bounded_compose(text, file)
     except yaml.MarkedYAMLError as exc:
         raise PolicyError([_mark_diag(file, exc)]) from None
     except yaml.YAMLError as exc:

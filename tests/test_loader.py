@@ -158,3 +158,22 @@ def test_keywords_are_case_insensitive():
 
 def test_name_off_is_the_string_off():
     assert load_policy_text("version: 1\nname: off\nrules: []\n").name == "off"
+
+
+def test_a_long_chain_of_named_conditions_is_refused_without_recursion():
+    from engine.loader import MAX_CONDITION_DEPTH
+
+    n = MAX_CONDITION_DEPTH + 5
+    lines = ["version: 1", "conditions:"] + [f"  c{i}: {{condition: c{i + 1}}}" for i in range(n)]
+    lines += [f"  c{n}: {{spf: PASS}}", "rules:", "  - {name: r, disposition: CONTINUE, when: {condition: c0}}"]
+    errors = errors_of("\n".join(lines) + "\n")
+    assert {e.code for e in errors} == {"too-deep"}
+    assert any("limit 100" in e.message for e in errors)
+
+
+def test_a_chain_within_the_limit_evaluates():
+    lines = ["version: 1", "conditions:"] + [f"  c{i}: {{condition: c{i + 1}}}" for i in range(50)]
+    lines += ["  c50: {spf: PASS}", "rules:", "  - {name: r, disposition: STOP_RULE, when: {condition: c0}}"]
+    policy = load_policy_text("\n".join(lines) + "\n")
+    event = {"Records": [{"eventSource": "aws:ses", "ses": {"mail": {}, "receipt": {"spfVerdict": {"status": "PASS"}}}}]}
+    assert policy.evaluate(event, explain=True).rule == "r"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
-from pigeonhole import Pigeonhole
+from .pigeonhole import Pigeonhole
 
 
 def absent(reason: str) -> None:

@@ -31,12 +31,13 @@ class Pigeonhole:
 
     def __init__(self, executable: str):
         self.executable = executable
-        self.workdir = Path(tempfile.mkdtemp(prefix="ses-rules-sieve-"))
+        self.prefix = self._privilege_drop()
+        # `nobody` must reach the workspace: under /tmp, not a private $TMPDIR, when dropping privileges.
+        self.workdir = Path(tempfile.mkdtemp(prefix="ses-rules-sieve-", dir="/tmp" if self.prefix else None))
         self.workdir.chmod(0o777)
         self.config = self.workdir / "sieve-test.conf"
         self.config.write_text(CONFIG.read_text())
         self.config.chmod(0o644)
-        self.prefix = self._privilege_drop()
 
     @staticmethod
     def _privilege_drop() -> list[str]:
@@ -46,14 +47,6 @@ class Pigeonhole:
         if runuser is None:
             raise SieveTestError("running as root and `runuser` is missing: sieve-test refuses to run as root")
         return [runuser, "-u", "nobody", "--"]
-
-    def version(self) -> str:
-        """The installed Pigeonhole package, for the record (`dpkg-query`), or `unknown`."""
-        dpkg = shutil.which("dpkg-query")
-        if dpkg is None:
-            return "unknown"
-        out = subprocess.run([dpkg, "-W", "-f=${Version}", "dovecot-sieve"], capture_output=True, text=True)
-        return out.stdout.strip() or "unknown"
 
     def run(self, script: str, message: bytes, name: str = "probe") -> list[str]:
         """Run `script` on `message`; the `debug_log` lines it wrote, in order."""

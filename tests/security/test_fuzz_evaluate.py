@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import handler
-from engine import load_policy
+from engine import load_policy, load_policy_text
+from engine.sesevent import build_event
 
 pytestmark = pytest.mark.fuzz
 
@@ -37,10 +38,12 @@ NASTY = [
     '"boss@company.example" <attacker@evil.example>', "boss@company.example <attacker@evil.example>",
     "alice@example.org)<bob@example.org>", "a@b@<c@d>", "undisclosed-recipients:;", "Friends: a@b, c@d;",
     "=?utf-8?b?Ym9zc0Bjb21wYW55LmV4YW1wbGU+LCA8?= <x@y>", "=?x-unknown?q?=ff?=", "=?utf-8?q?", "<>", "@", "a@",
-    "@b", "x@xn--", "x@xn--zz", "x@" + "a" * 64 + ".example", "x@" + "b." * 200, "\ud800@example.com",
+    "@b", "x@xn--", "x@xn--zz", "x@" + "a" * 64 + ".example", "x@" + "b." * 200,
     "x@exa\u0000mple.com", "\u202eevil@example.com", "x@ｐａｙｐａｌ.com", "x@straße.de", "x@EXAMPLE.COM.",
     "${PAYLOAD}", "$${x}", "(a+)+$", "1e309", "-0", "NaN", "true", "",
 ]
+# Lone surrogates ("\ud800", which json.loads accepts) are left out until the defect that
+# test_lone_surrogate_in_text is marked with is fixed; then add "\ud800@example.com" here.
 _PAD = st.builds(lambda unit, n: unit * n, st.sampled_from(['"', "a@b ", "<", "(", "\\", ",", " ", "=?"]),
                  st.integers(1, 3000))
 hostile_text = st.one_of(st.text(), st.sampled_from(NASTY), _PAD)
@@ -56,7 +59,7 @@ def _corpus_events() -> list[Any]:
 CORPUS_EVENTS = _corpus_events()
 
 
-def not_ses_reason(record: Any) -> bool:
+def is_not_ses_record(record: Any) -> bool:
     """SPEC 3.7, restated as the oracle: the records that must get on_error."""
     if not isinstance(record, dict) or record.get("eventSource") != "aws:ses":
         return True
@@ -77,7 +80,7 @@ def check_decision(event: Any) -> str:
         return result["disposition"]
     assert len(result["records"]) == len(records)
     for record, outcome in zip(records, result["records"]):
-        if not_ses_reason(record):
+        if is_not_ses_record(record):
             assert (outcome["disposition"], outcome["rule"]) == (POLICY.on_error, None)
             assert outcome["errors"], "on_error without a reason"
         else:  # wrong types deeper in a valid record are not errors
@@ -176,3 +179,18 @@ def test_lambda_handler(event: Any, fuzz_handler, ses_events_dir: Path, security
     expected = POLICY.evaluate(copy.deepcopy(event)).disposition
     assert fuzz_handler(event, CONTEXT) == {"disposition": expected}
     security_report["fuzz examples: lambda_handler"] += 1
+
+
+@pytest.mark.xfail(strict=True, reason="engine/operators.py hands lone surrogates to RE2, which raises "
+                   "UnicodeEncodeError: the record gets on_error (reported; found by `make fuzz`)")
+@pytest.mark.parametrize("when", ["{subject: {matches: x}}", "{subject: {glob: '*x*'}}",
+                                  "{header.X-Mailer: {matches: x}}"])
+def test_lone_surrogate_in_text(when: str) -> None:
+    """JSON can carry "\\ud800"; a value the regex cannot take must simply not match, not fail the record."""
+    policy = load_policy_text(f"version: 1\nrules:\n  - name: r\n    when: {when}\n    disposition: STOP_RULE_SET\n")
+    event = build_event({"subject": "quarterly report", "header": ["X-Mailer: mailer"]})
+    mail = event["Records"][0]["ses"]["mail"]
+    mail["commonHeaders"]["subject"] = "a\ud800b"
+    mail["headers"] = [{"name": "X-Mailer", "value": "\udcff"}]
+    decision = policy.evaluate(event)
+    assert (decision.disposition, decision.errors) == ("CONTINUE", [])

@@ -104,8 +104,6 @@ def test_nesting_at_the_limit_is_reported_where_it_starts(hang_guard) -> None:
     assert deep.line == 3 + MAX_DEPTH
 
 
-@pytest.mark.xfail(raises=RecursionError, strict=True,
-                   reason="engine/loader.py: the recursive cycle check overflows the stack (reported)")
 def test_named_condition_chain(tmp_path, hang_guard, security_report) -> None:
     """5,000 conditions each naming the next: no YAML depth, but a reference chain deeper than any stack."""
     n = 5_000

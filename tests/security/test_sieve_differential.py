@@ -11,7 +11,6 @@ entry gets removed.
 """
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -20,8 +19,8 @@ import yaml
 from engine import load_policy_text
 from engine.addresses import parse_addresses, parse_literal
 from engine.sesevent import event_from_eml
-from pigeonhole import Pigeonhole
-from sieve_probes import (Probe, build_probes, extraction_script, pipeline_view, policy_answers, probe_policy,
+from .pigeonhole import Pigeonhole
+from .sieve_probes import (Probe, build_probes, extraction_script, pipeline_view, policy_answers, probe_policy,
                           probe_script, sieve_answers, sieve_view)
 
 TABLE = yaml.safe_load((Path(__file__).parent / "sieve" / "differences.yaml").read_text(encoding="utf-8"))
@@ -34,7 +33,6 @@ def _is_address(text: str) -> bool:
     return parse_literal(text) is not None
 
 
-@lru_cache(maxsize=None)
 def compare(path: Path, tool: Pigeonhole) -> list[tuple[Probe, bool, bool]]:
     """(probe, Sieve's answer, the pipeline's answer) for every probe of one message."""
     data = path.read_bytes()
