@@ -134,6 +134,15 @@ class Test(Condition):
         self.match_all = match_all
         self._preds = [c.pred for c in value_checks]
         self._single = self._preds[0] if len(self._preds) == 1 and not match_all else None
+        if self._single is not None and not set_checks:
+            self.test = self._test_single   # type: ignore[method-assign]  # the common case, one call less
+
+    def _test_single(self, ctx: RecordContext) -> bool:
+        pred = self._single
+        for v in self.source.values(ctx):
+            if pred(v, ctx):  # type: ignore[misc]
+                return True
+        return False
 
     def _values_hold(self, values: list, ctx: RecordContext) -> bool:
         preds = self._preds

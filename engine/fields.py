@@ -147,8 +147,9 @@ class AddressSource(Source):
         self.part = part
         self.kind = part.kind
         self.case_sensitive = case_sensitive
-        self._parsed_key = ("addresses", field.name)
-        self._values_key = ("part", field.name, part.name, case_sensitive)
+        # String keys: their hash is cached, a tuple's is recomputed at every lookup.
+        self._parsed_key = f"addresses:{field.name}"
+        self._values_key = f"part:{field.name}.{part.name}:{int(case_sensitive)}"
 
     def parsed(self, ctx: RecordContext) -> list[list[addresses.Address]]:
         """Per SES string, its addresses (non-strings yield none)."""

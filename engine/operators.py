@@ -149,6 +149,10 @@ def build_glob(literals, source, cs) -> ValuePred:
 
 # ---- domains --------------------------------------------------------------------------------
 
+def _address_domain(value: str) -> str:
+    return value.rpartition("@")[2]
+
+
 def _domain_of(value: Any) -> str | None:
     if type(value) is not str or not value:
         return None
@@ -167,9 +171,11 @@ def build_in_domain(literals, source, cs) -> ValuePred:
             raise LiteralError(f"{_literal_text(lit)!r} is not a domain", "write example.com (subdomains included)")
         domains.add(addresses.normalize_domain(text))
     wanted = frozenset(domains)
+    # Address sources hand out domains already in normal form; only other text needs normalising.
+    domain_of = _address_domain if isinstance(source, AddressSource) else _domain_of
 
     def pred(v: Any, ctx: Any) -> bool:
-        domain = _domain_of(v)
+        domain = domain_of(v)
         if not domain:
             return False
         while True:
