@@ -179,7 +179,8 @@ def _render_condition(node: dict[str, Any], indent: str) -> list[str]:
     if "test" in node:
         checks = ", ".join(f"{c['op']} {_values_text(c.get('arg'))} ({'yes' if c.get('held') else 'no'})"
                            for c in node.get("checks", []))
-        return [f"{indent}{_mark(node)} {node['test']} saw {_values_text(node.get('values'))}: {checks}"]
+        every = " (match: all, every value must)" if node.get("match") == "all" else ""
+        return [f"{indent}{_mark(node)} {node['test']} saw {_values_text(node.get('values'))}{every}: {checks}"]
     for key in ("all", "any"):
         if key in node:
             lines = [f"{indent}{_mark(node)} {key} of:"]
