@@ -25,9 +25,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-"${SUDO[@]}" apt-get update -q
+${SUDO[@]+"${SUDO[@]}"} apt-get update -q
 # The package's postinst tries to start dovecot; in a container policy-rc.d refuses, which is fine.
-"${SUDO[@]}" apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"
+${SUDO[@]+"${SUDO[@]}"} apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"
 
 for tool in "${TOOLS[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || { echo "ci-system-deps: $tool still missing after install" >&2; exit 1; }

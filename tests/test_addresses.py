@@ -1,8 +1,13 @@
 """engine.addresses: what address fields see in a header string (spec 3.4)."""
 from __future__ import annotations
 
+import base64
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import assume, given, strategies as st
 
 from engine import addresses
 from engine.addresses import Address, normalize_domain, parse_addresses, parse_literal
@@ -17,12 +22,23 @@ def addrs(raw: str, **kwargs) -> list[str]:
     return [a.address for a in parse_addresses(raw, **kwargs)]
 
 
+def slow_route(raw: str) -> list[Address]:
+    """What parse_addresses gave before any shortcut: the reference parser, else the fallback."""
+    reference = addresses._reference(raw)
+    return reference if reference is not None else addresses._fallback(raw)
+
+
 @pytest.fixture
 def no_reference(monkeypatch):
-    """Make any call into email.headerregistry fail the test."""
-    def refuse(*_args, **_kwargs):
+    """Make any use of email.headerregistry fail the test."""
+    def refuse():
         raise AssertionError("the reference parser must not be called here")
-    monkeypatch.setattr(addresses, "_REGISTRY", refuse)
+    monkeypatch.setattr(addresses, "_registry", refuse)
+
+
+def test_no_reference_fixture_can_fail(no_reference):
+    with pytest.raises(AssertionError, match="must not be called"):
+        parse_addresses("Group: a@b.example;")
 
 
 # --------------------------------------------------------------------------- plain forms
@@ -167,8 +183,8 @@ def test_over_1000_characters_never_reaches_the_reference_parser(no_reference):
 
 def test_up_to_1000_characters_uses_the_reference_parser(monkeypatch):
     calls = []
-    real = addresses._REGISTRY
-    monkeypatch.setattr(addresses, "_REGISTRY", lambda *a: calls.append(a) or real(*a))
+    real = addresses._registry()
+    monkeypatch.setattr(addresses, "_registry", lambda: lambda *a: calls.append(a) or real(*a))
     raw = "Group: " + "x" * 970 + "@b.example;"
     assert len(raw) <= addresses.MAX_REFERENCE_LENGTH
     assert addrs(raw) == ["x" * 970 + "@b.example"]
@@ -324,24 +340,25 @@ _plain_list = st.lists(st.builds(lambda a, m, b: a + m + b, _space, _mailbox, _s
 
 
 @given(_plain_list)
-def test_fast_path_agrees_with_the_reference_parser_on_plain_forms(raw):
+def test_fast_path_takes_plain_forms_and_agrees_with_the_slow_route(raw):
     fast = addresses._fast(raw)
-    if "=?" not in raw:  # encoded words are handed to the reference parser by design
+    if "=?" not in raw:          # atext may spell "=?" by chance: declined, the stdlib may decode it
         assert fast is not None
     if fast is not None:
-        assert addresses._reference(raw) == fast
+        assert fast == slow_route(raw)
 
 
-_messy = st.text(alphabet=st.one_of(
-    st.sampled_from(list('a@b."<>, \t\\()=?:;[]\r\nXé中') + ["\x00", "\x7f", "\u2028", "\ud800", "\u00a0"]),
-    st.characters()), max_size=40)
+_messy = st.lists(st.one_of(
+    st.sampled_from(list('a@b."<>, \t\\()=?:;[]\r\nXé中_') + ["\x00", "\x7f", "\u2028", "\ud800", "\u00a0",
+                                                             "=?", "?=", "=?utf-8?q?", "=?utf-8?b?", "=C3=A9"]),
+    st.characters()), max_size=40).map("".join)
 
 
 @given(st.one_of(_messy, _plain_list, st.builds(lambda a, b: a + b, _plain_list, _messy)))
-def test_anything_the_fast_path_accepts_agrees_with_the_reference_parser(raw):
+def test_anything_the_fast_path_accepts_agrees_with_the_slow_route(raw):
     fast = addresses._fast(raw)
     if fast is not None:
-        assert addresses._reference(raw) == fast
+        assert fast == slow_route(raw)
 
 
 @given(st.one_of(st.text(), _messy, _plain_list), st.booleans())
@@ -365,7 +382,8 @@ def test_fallback_finds_the_same_addresses_as_the_reference_on_plain_forms(raw):
             == [(a.address, a.name_addresses) for a in reference])
 
 
-@given(st.from_regex(r"[A-Za-z0-9._+-]{1,12}@[A-Za-z0-9-]{1,10}(\.[A-Za-z0-9-]{1,10}){0,3}", fullmatch=True))
+@given(st.from_regex(r"[A-Za-z0-9._+ßéЖ中-]{1,12}@[A-Za-z0-9ßéЖ中-]{1,10}(\.[A-Za-z0-9-]{1,10}){0,3}",
+                     fullmatch=True))
 def test_parse_literal_fast_path_agrees_with_the_reference_parser(text):
     """Large `in` lists load through the fast path: it must give what the strict reference path gives."""
     from unittest import mock
@@ -394,3 +412,168 @@ def test_ascii_domains_normalise_like_idna(text):
         except Exception:  # noqa: BLE001
             expected.append(label.lower())
     assert addresses.normalize_domain(text) == ".".join(expected)
+
+
+# --------------------------------------------------------------------------- cheap routes (no stdlib parser)
+
+@pytest.mark.parametrize("raw", ["", "   ", "\t\r\n ", "undisclosed-recipients:;", '"' * 900, "example.com"])
+def test_string_without_at_sign_yields_no_address_without_parsing(no_reference, raw):
+    assert parse_addresses(raw) == []
+    assert parse_addresses(raw, fallback=True) == []
+
+
+@given(st.one_of(st.text(), _messy).map(lambda text: text.replace("@", "")))
+def test_no_route_finds_an_address_without_an_at_sign(raw):
+    """Why parse_addresses may answer [] at once for such strings."""
+    assert slow_route(raw) == []
+    assert addresses._fallback(raw) == []
+
+
+def test_importing_and_fast_parsing_does_not_load_the_stdlib_parser():
+    """email.headerregistry costs ~8 ms of a Lambda cold start; only declined strings need it."""
+    code = (
+        "import sys\n"
+        "from engine.addresses import parse_addresses, parse_literal\n"
+        "parse_addresses('J <j@x.example>, jdöe@mächine.example')\n"
+        "parse_addresses('=?utf-8?q?Caf=C3=A9?= <a@b.example>')\n"
+        "parse_literal('boss@company.example')\n"
+        "assert 'email.headerregistry' not in sys.modules, 'loaded too early'\n"
+        "assert [a.address for a in parse_addresses('G: a@b.example;')] == ['a@b.example']\n"
+        "assert 'email.headerregistry' in sys.modules\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("raw, expected", [
+    # RFC 6532: the stdlib flags a raw UTF-8 local part, so these are the fallback's results
+    ("Dörte <dörte@sörensen.example>", [("dörte@sörensen.example", "Dörte", ())]),
+    ("jdöe@mächine.example", [("jdöe@mächine.example", "", ())]),
+    ('"Dö,  r" <dö@x.example>, "A  B" <a@b.example>', [("dö@x.example", "Dö, r", ()), ("a@b.example", "A B", ())]),
+    ("θσερ@εχαμπλε.ψομ", [("θσερ@εχαμπλε.ψομ", "", ())]),
+    # a raw UTF-8 domain alone is no defect: the reference parser's result
+    ("a@BÜCHER.example", [("a@bücher.example", "", ())]),
+    ('"A  B" <a@MÄCHINE.example>', [("a@mächine.example", "A  B", ())]),
+    # RFC 2047 display names: the reference parser's results
+    ("=?utf-8?q?Caf=C3=A9?= <a@b.example>", [("a@b.example", "Café", ())]),
+    ("=?UTF-8?B?SsO8cmdlbg==?= =?iso-8859-1?q?Gro=DF?= <j@g.example>", [("j@g.example", "Jürgen Groß", ())]),
+    ("=?utf-8?q?a?=  \t=?utf-8?q?b?= <x@y.example>", [("x@y.example", "a b", ())]),   # stdlib keeps one space
+    ("Dr =?windows-1252?q?=80uro?= Jr <x@y.example>", [("x@y.example", "Dr €uro Jr", ())]),
+    ("=?us-ascii?b?YV9i?= <x@y.example>", [("x@y.example", "a_b", ())]),
+    ("=?utf-8*en?q?a__b_?= <x@y.example>", [("x@y.example", "a b ", ())]),
+    ("=?utf-8?q?a_=C2=A0=E3=80=80b=C2=A0?= <x@y.example>", [("x@y.example", "a b\xa0", ())]),  # str.lstrip after a space
+    ("=?utf-8?q??= <x@y.example>", [("x@y.example", "", ())]),
+    ("=?iso-8859-1?Q?Last=DFlName=2C_FirstName?= <c@x.example>, b@c.example",
+     [("c@x.example", "LastßlName, FirstName", ()), ("b@c.example", "", ())]),
+    # spoofs stay visible once decoded
+    ("=?utf-8?q?a=40evil=2Eexample?= <x@y.example>", [("x@y.example", "a@evil.example", ("a@evil.example",))]),
+    ("=?utf-8?b?Ym9zc0Bjb21wYW55LmV4YW1wbGU=?= <x@evil.example>",
+     [("x@evil.example", "boss@company.example", ("boss@company.example",))]),
+], ids=repr)
+def test_utf8_and_encoded_names_take_the_fast_path(no_reference, raw, expected):
+    assert summary(raw) == expected
+
+
+@pytest.mark.parametrize("raw", [
+    "=?utf-8?q?a@evil.example?= <x@y.example>",      # raw "@" in Q text: not strict
+    "=?utf-8?q?a?=<x@y.example>",                    # no white space after the word: stdlib defect
+    "=?utf-8?b?w6k?= <x@y.example>",                 # bad padding: stdlib defect
+    "=?us-ascii?q?=E9?= <x@y.example>",              # undecodable byte: stdlib defect
+    "=?utf-8?q?a=0Ab?= <x@y.example>",               # decodes to LF: stdlib raises
+    "=?utf-8?q?a=7F?= <x@y.example>",                # non-printable: stdlib defect
+    "=?koi8-r?q?=E1?= <x@y.example>",                # charset outside the strict list
+    "=?utf-8?q?=zz?= <x@y.example>",                 # broken escape: stdlib keeps the word as text
+    "x=?utf-8?q?a?= <x@y.example>",                  # not a whole word: stdlib keeps it as text
+    "=?utf-8?q?a?= <dö@x.example>",                  # encoded word and UTF-8 local part: the fallback's decoder
+    '"=?utf-8?q?a?=" <x@y.example>',                 # encoded word in a quoted string
+    "=?utf-8?q?x?=@b.example",                       # encoded word as a local part
+    "a@=?utf-8?q?b?=",
+])
+def test_doubtful_forms_are_declined_and_keep_their_slow_result(raw):
+    assert addresses._fast(raw) is None
+    assert parse_addresses(raw) == slow_route(raw)
+
+
+def test_encoded_word_with_raw_at_sign_still_gives_the_name_address():
+    assert summary("=?utf-8?q?a@evil.example?= <x@y.example>") == [
+        ("x@y.example", "a@evil.example", ("a@evil.example",))]
+
+
+# Generated shapes for the widened fast path: raw UTF-8 anywhere, encoded display names.
+_utf8_atom = st.text(alphabet=st.one_of(st.sampled_from(_ATEXT), st.characters(min_codepoint=0xa1, max_codepoint=0xfffd,
+                                                                              blacklist_categories=("Cs", "Zs", "Zl", "Zp"),
+                                                                              blacklist_characters="\u3002\uff0e\uff61")),
+                     min_size=1, max_size=8)
+_utf8_dot_atom = st.lists(_utf8_atom, min_size=1, max_size=3).map(".".join)
+_utf8_addr_spec = st.builds(lambda local, domain: f"{local}@{domain}", st.one_of(_dot_atom, _utf8_dot_atom),
+                            st.one_of(_dot_atom, _utf8_dot_atom))
+_utf8_mailbox = st.one_of(
+    _utf8_addr_spec,
+    _utf8_addr_spec.map(lambda a: f"<{a}>"),
+    st.builds(lambda n, s, a: f"{n}{s}<{a}>", _quoted_name, _space, _utf8_addr_spec),
+    st.builds(lambda n, s, a: f"{n}{s or ' '}<{a}>", _phrase, _space, _utf8_addr_spec),
+)
+_utf8_list = st.lists(st.builds(lambda a, m, b: a + m + b, _space, st.one_of(_mailbox, _utf8_mailbox), _space),
+                      min_size=1, max_size=4).map(",".join)
+
+
+@given(_utf8_list)
+def test_fast_path_on_raw_utf8_agrees_with_the_slow_route(raw):
+    fast = addresses._fast(raw)
+    if "=?" not in raw:          # atext may spell "=?" by chance: declined, the stdlib may decode it
+        assert fast is not None
+    if fast is not None:
+        assert fast == slow_route(raw)
+
+
+_CHARSETS = ["utf-8", "UTF-8", "us-ascii", "iso-8859-1", "ISO-8859-2", "iso-8859-15", "windows-1252", "windows-1251"]
+_Q_SAFE = set(b"abcXYZ0189!*+-/")
+
+
+def _q_encode(data: bytes, upper: bool) -> str:
+    hexfmt = "={:02X}" if upper else "={:02x}"
+    return "".join("_" if b == 0x20 else chr(b) if b in _Q_SAFE else hexfmt.format(b) for b in data)
+
+
+_decoded_char = st.one_of(st.characters(blacklist_categories=("Cs",)), st.sampled_from(" \t\xa0\u3000\r\n\x85"))
+
+
+@st.composite
+def _encoded_word(draw, controls: bool = True) -> str:
+    charset = draw(st.sampled_from(_CHARSETS))
+    text = draw(st.text(alphabet=_decoded_char, max_size=10))
+    if not controls:
+        text = "".join(c for c in text if c.isprintable() or c in " \t")
+    try:
+        data = text.encode(charset)
+    except UnicodeEncodeError:
+        assume(False)
+    lang = draw(st.sampled_from(["", "*en", "*de-CH"]))
+    if draw(st.booleans()):
+        return f"=?{charset}{lang}?{draw(st.sampled_from('Bb'))}?{base64.b64encode(data).decode()}?="
+    return f"=?{charset}{lang}?{draw(st.sampled_from('Qq'))}?{_q_encode(data, draw(st.booleans()))}?="
+
+
+_encoded_phrase = st.lists(st.one_of(_encoded_word(), _phrase_word), min_size=1, max_size=4).flatmap(
+    lambda words: st.lists(st.sampled_from([" ", "\t", "  ", " \t"]), min_size=len(words),
+                           max_size=len(words)).map(lambda gaps: "".join(w + g for w, g in zip(words, gaps))))
+_encoded_list = st.lists(
+    st.builds(lambda a, m, b: a + m + b, _space,
+              st.one_of(_mailbox, st.builds(lambda n, a: f"{n}<{a}>", _encoded_phrase, _addr_spec)), _space),
+    min_size=1, max_size=3).map(",".join)
+
+
+@given(_encoded_list)
+def test_fast_path_on_encoded_display_names_agrees_with_the_slow_route(raw):
+    fast = addresses._fast(raw)
+    if fast is not None:
+        assert fast == slow_route(raw)
+
+
+@given(_encoded_word(controls=False))
+def test_fast_path_takes_strict_encoded_words_of_printable_text(word):
+    raw = f"{word} <a@b.example>"
+    fast = addresses._fast(raw)
+    assert fast is not None
+    assert fast == slow_route(raw)

@@ -57,30 +57,21 @@ def hang_guard() -> Callable[..., contextlib.AbstractContextManager[None]]:
     return _alarm
 
 
-def _corpus_root(config: pytest.Config) -> Path:
-    return Path(config.rootpath).parent / "shared" / "corpus"
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """`eml_file` / `ses_event_file` arguments: one test per corpus file, ids = file names."""
-    for arg, sub, pattern in (("eml_file", "eml", "*.eml"), ("ses_event_file", "ses-events", "*.json")):
-        if arg in metafunc.fixturenames:
-            folder = _corpus_root(metafunc.config) / sub
-            files = sorted(folder.glob(pattern))
-            if files:
-                metafunc.parametrize(arg, files, ids=[f.name for f in files])
-            else:
-                metafunc.parametrize(arg, [folder / "<missing>"], ids=["missing-corpus"])
+    """An `eml_file` argument: one test per corpus message, ids = file names."""
+    if "eml_file" in metafunc.fixturenames:
+        folder = Path(metafunc.config.rootpath).parent / "shared" / "corpus" / "eml"
+        files = sorted(folder.glob("*.eml")) or [folder / "<missing>"]
+        metafunc.parametrize("eml_file", files, ids=[f.name for f in files])
 
 
 @pytest.fixture(autouse=True)
 def _corpus_present(request: pytest.FixtureRequest) -> None:
     """A parametrized corpus file that does not exist fails (CI) or skips: never a silent pass."""
-    for arg in ("eml_file", "ses_event_file"):
-        if arg in request.fixturenames:
-            path = request.getfixturevalue(arg)
-            if not Path(path).is_file():
-                absent(f"shared corpus missing: {Path(path).parent}")
+    if "eml_file" in request.fixturenames:
+        path = Path(request.getfixturevalue("eml_file"))
+        if not path.is_file():
+            absent(f"shared corpus missing: {path.parent}")
 
 
 _REPORT = pytest.StashKey[collections.Counter]()
@@ -88,7 +79,7 @@ _REPORT = pytest.StashKey[collections.Counter]()
 
 @pytest.fixture(scope="session")
 def security_report(request: pytest.FixtureRequest) -> collections.Counter:
-    """Counts the lead asked for (fuzz examples, spoof cases, probes, ...), printed at the end of the run."""
+    """The suite's figures (fuzz examples, spoof cases, probes, ...), printed at the end of the run."""
     return request.config.stash.setdefault(_REPORT, collections.Counter())
 
 

@@ -65,7 +65,7 @@ class Pigeonhole:
         if proc.returncode != 0:
             raise SieveTestError(f"sieve-test exited {proc.returncode}:\n{stderr}")
         lines = []
-        for line in stderr.splitlines():
+        for line in stderr.split("\n"):  # not splitlines(): U+2028 and friends are data here
             if line.startswith(_DEBUG_PREFIX):
                 text = line[len(_DEBUG_PREFIX):]
                 lines.append(text[:-1] if text.endswith(".") else text)

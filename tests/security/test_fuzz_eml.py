@@ -81,7 +81,7 @@ def check_answer(code: int, stdout: str, stderr: str) -> None:
         assert decision.errors == [], decision.errors
     else:
         assert code == 1, (code, stderr)
-        lines = stderr.strip().splitlines()
+        lines = stderr.strip().split("\n")
         assert len(lines) == 1 and lines[0].startswith("ses-rules event: "), stderr
 
 

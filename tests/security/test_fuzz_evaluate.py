@@ -8,13 +8,14 @@ Example counts come from the Hypothesis profile (tests/conftest.py): `ci` in `ma
 from __future__ import annotations
 
 import copy
+import io
 import json
 import types
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import handler
@@ -38,12 +39,10 @@ NASTY = [
     '"boss@company.example" <attacker@evil.example>', "boss@company.example <attacker@evil.example>",
     "alice@example.org)<bob@example.org>", "a@b@<c@d>", "undisclosed-recipients:;", "Friends: a@b, c@d;",
     "=?utf-8?b?Ym9zc0Bjb21wYW55LmV4YW1wbGU+LCA8?= <x@y>", "=?x-unknown?q?=ff?=", "=?utf-8?q?", "<>", "@", "a@",
-    "@b", "x@xn--", "x@xn--zz", "x@" + "a" * 64 + ".example", "x@" + "b." * 200,
+    "@b", "x@xn--", "x@xn--zz", "x@" + "a" * 64 + ".example", "x@" + "b." * 200, "\ud800@example.com", "a\udcffb",
     "x@exa\u0000mple.com", "\u202eevil@example.com", "x@ｐａｙｐａｌ.com", "x@straße.de", "x@EXAMPLE.COM.",
     "${PAYLOAD}", "$${x}", "(a+)+$", "1e309", "-0", "NaN", "true", "",
 ]
-# Lone surrogates ("\ud800", which json.loads accepts) are left out until the defect that
-# test_lone_surrogate_in_text is marked with is fixed; then add "\ud800@example.com" here.
 _PAD = st.builds(lambda unit, n: unit * n, st.sampled_from(['"', "a@b ", "<", "(", "\\", ",", " ", "=?"]),
                  st.integers(1, 3000))
 hostile_text = st.one_of(st.text(), st.sampled_from(NASTY), _PAD)
@@ -67,8 +66,8 @@ def is_not_ses_record(record: Any) -> bool:
     return not (isinstance(ses, dict) and isinstance(ses.get("mail"), dict) and isinstance(ses.get("receipt"), dict))
 
 
-def check_decision(event: Any) -> str:
-    """Evaluate and check every promise of SPEC 3.7 on the result; returns the disposition."""
+def check_decision(event: Any) -> None:
+    """Evaluate and check every promise of SPEC 3.7 on the result."""
     decision = POLICY.evaluate(event)
     result = decision.to_dict()
     json.dumps(result, allow_nan=False)  # JSON-ready, always
@@ -77,7 +76,7 @@ def check_decision(event: Any) -> str:
     if not isinstance(records, list) or not records:
         assert (result["disposition"], result["rule"]) == (POLICY.on_error, None)
         assert result["errors"], "on_error without a reason"
-        return result["disposition"]
+        return
     assert len(result["records"]) == len(records)
     for record, outcome in zip(records, result["records"]):
         if is_not_ses_record(record):
@@ -88,7 +87,6 @@ def check_decision(event: Any) -> str:
             assert outcome["rule"] is None or outcome["rule"] in RULES
     worst = max(result["records"], key=lambda r: RANK[r["disposition"]])
     assert result["disposition"] == worst["disposition"]
-    return result["disposition"]
 
 
 ADDRESS_KEYS = ("from", "to", "cc", "bcc", "replyTo", "reply-to", "sender", "returnPath")
@@ -162,31 +160,72 @@ def test_mutated_corpus_events(event: Any, ses_events_dir: Path, security_report
 
 
 @pytest.fixture
-def fuzz_handler(monkeypatch: pytest.MonkeyPatch):
-    """handler.lambda_handler on a fresh cold start with the fuzz policy; traces logged for every mail."""
+def fuzz_handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Callable, io.StringIO]]:
+    """handler.lambda_handler on a fresh cold start with the fuzz policy (traces logged for every
+    mail), and the stream its Powertools logger writes to."""
     monkeypatch.setenv("POLICY_FILE", str(FUZZ_POLICY))
     monkeypatch.delenv("POLICY_SSM_PARAMETER", raising=False)
     monkeypatch.setenv("LOG_TRACE", "all")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "SesRulesFuzz")
     monkeypatch.setattr(handler, "_source", None)
-    return handler.lambda_handler
+    log = io.StringIO()
+    previous = handler.logger.registered_handler.setStream(log)
+    try:
+        yield handler.lambda_handler, log
+    finally:
+        handler.logger.registered_handler.setStream(previous)
+
+
+def decision_log_line(log: io.StringIO) -> dict:
+    """The handler's one structured "decision" line, read and cleared from the log stream."""
+    lines = [json.loads(line) for line in log.getvalue().split("\n") if line]  # not splitlines: \u2028 is data
+    log.seek(0)
+    log.truncate()
+    (decision,) = [line for line in lines if line.get("message") == "decision"]
+    return decision
+
+
+def has_lone_surrogate(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 @FIXTURE_OK
 @given(event=st.one_of(mutated_corpus_event(), json_values))
 def test_lambda_handler(event: Any, fuzz_handler, ses_events_dir: Path, security_report) -> None:
-    """The deployed entry point answers what the policy decides, whatever the event."""
-    expected = POLICY.evaluate(copy.deepcopy(event)).disposition
-    assert fuzz_handler(event, CONTEXT) == {"disposition": expected}
+    """The deployed entry point answers what the policy decides, whatever the event, and logs why."""
+    assume(not has_lone_surrogate(event))  # known defect: test_decision_logged_despite_lone_surrogate
+    lambda_handler, log = fuzz_handler
+    expected = POLICY.evaluate(copy.deepcopy(event))
+    assert lambda_handler(event, CONTEXT) == {"disposition": expected.disposition}
+    logged = decision_log_line(log)
+    assert logged["disposition"] == expected.disposition
+    assert bool(logged["errors"]) == bool(expected.errors), logged
     security_report["fuzz examples: lambda_handler"] += 1
 
 
-@pytest.mark.xfail(strict=True, reason="engine/operators.py hands lone surrogates to RE2, which raises "
-                   "UnicodeEncodeError: the record gets on_error (reported; found by `make fuzz`)")
+@pytest.mark.xfail(strict=True, reason="engine/telemetry.py masks addresses with RE2, which raises on a lone "
+                   "surrogate: that mail's decision line and metrics are lost (reported; found by `make fuzz`)")
+def test_decision_logged_despite_lone_surrogate(fuzz_handler) -> None:
+    """One structured line per decision (SPEC 5), also when the sender wrote something odd."""
+    lambda_handler, log = fuzz_handler
+    event = build_event({"subject": "quarterly report"})
+    event["Records"][0]["ses"]["mail"]["source"] = "a\ud800@example.com"
+    expected = POLICY.evaluate(copy.deepcopy(event)).disposition
+    assert lambda_handler(event, CONTEXT) == {"disposition": expected}
+    assert decision_log_line(log)["disposition"] == expected
+
+
 @pytest.mark.parametrize("when", ["{subject: {matches: x}}", "{subject: {glob: '*x*'}}",
                                   "{header.X-Mailer: {matches: x}}"])
 def test_lone_surrogate_in_text(when: str) -> None:
-    """JSON can carry "\\ud800"; a value the regex cannot take must simply not match, not fail the record."""
+    """JSON can carry "\\ud800"; a value the regex cannot take must simply not match, not fail the record.
+
+    Found by `make fuzz` (RE2 raised UnicodeEncodeError, so the whole record got on_error).
+    """
     policy = load_policy_text(f"version: 1\nrules:\n  - name: r\n    when: {when}\n    disposition: STOP_RULE_SET\n")
     event = build_event({"subject": "quarterly report", "header": ["X-Mailer: mailer"]})
     mail = event["Records"][0]["ses"]["mail"]

@@ -16,6 +16,7 @@ import pytest
 
 from engine import PolicyError, load_policy, load_policy_text
 from engine.lists import MAX_LIST_BYTES, MAX_LIST_ENTRIES
+from engine.loader import MAX_CONDITION_DEPTH
 from engine.sesevent import build_event
 from engine.yamlsource import MAX_DEPTH, MAX_NODES, MAX_POLICY_BYTES
 
@@ -104,17 +105,28 @@ def test_nesting_at_the_limit_is_reported_where_it_starts(hang_guard) -> None:
     assert deep.line == 3 + MAX_DEPTH
 
 
-def test_named_condition_chain(tmp_path, hang_guard, security_report) -> None:
-    """5,000 conditions each naming the next: no YAML depth, but a reference chain deeper than any stack."""
-    n = 5_000
+def _chain_policy(n: int) -> str:
+    """n named conditions, each naming the next, the last a real test: depth without YAML nesting."""
     lines = ["version: 1", "conditions:"]
     lines += [f"  c{i}: {{condition: c{i + 1}}}" for i in range(n)]
-    lines += [f"  c{n}: {{spf: PASS}}", "rules:", "  - name: r", "    when: {condition: c0}",
+    lines += [f"  c{n}: {{spf: FAIL}}", "rules:", "  - name: r", "    when: {condition: c0}",
               "    disposition: STOP_RULE_SET"]
-    path = tmp_path / "chain.yaml"
-    path.write_text("\n".join(lines) + "\n")
-    refusal(lambda: load_policy(path), hang_guard, "a 5,000-long named-condition chain")
+    return "\n".join(lines) + "\n"
+
+
+def test_named_condition_chain(hang_guard, security_report) -> None:
+    """5,000 conditions each naming the next: no YAML depth, but a chain deeper than any stack."""
+    error = refusal(lambda: load_policy_text(_chain_policy(5_000)), hang_guard, "a 5,000-long condition chain")
+    assert "too-deep" in codes(error)
+    assert any(str(MAX_CONDITION_DEPTH) in d.message for d in error.errors), str(error)
     security_report["hostile policies"] += 1
+
+
+def test_named_condition_chain_within_the_bound_decides(hang_guard) -> None:
+    with hang_guard(60, "a condition chain at the bound"):
+        policy = load_policy_text(_chain_policy(MAX_CONDITION_DEPTH // 2))
+        decision = policy.evaluate(build_event({"spf": "FAIL"}))
+    assert (decision.disposition, decision.rule, decision.errors) == ("STOP_RULE_SET", "r", [])
 
 
 def test_huge_policy_file_is_read_only_up_to_the_limit(tmp_path, hang_guard, security_report) -> None:
