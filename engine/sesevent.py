@@ -71,6 +71,7 @@ _OBS_FIELD_NAME = re.compile(rb"^([!-9;-~]+)[ \t]+:", re.MULTILINE)
 # would make `{"Records": []}` a mail; real field names are words joined by hyphens.
 _FIELD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _HEADER_BLOCK_END = re.compile(rb"\r?\n\r?\n")
+_FIELD_LINE = re.compile(rb"[!-9;-~]+:")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]+")
 _QUOTE_IN_STRING = re.compile(r'(["\\]|=(?=\?))')
@@ -143,17 +144,37 @@ def read_headers(data: bytes) -> Headers:
         raise ValueError(f"a raw message must be bytes, not {type(data).__name__}")
     end = _HEADER_BLOCK_END.search(data)
     split = end.end() if end else len(data)
-    source = _OBS_FIELD_NAME.sub(rb"\1:", bytes(data[:split])) + bytes(data[split:])
+    block = _without_malformed_lines(_OBS_FIELD_NAME.sub(rb"\1:", bytes(data[:split])))
+    source = block + bytes(data[split:])
     try:
         message = BytesParser(policy=_POLICY).parsebytes(source, headersonly=True)
         raw = message.raw_items()
     except Exception as exc:  # the parser is lenient; this is a last line of defence
         raise ValueError(f"not an e-mail message: {exc}") from None
-    headers = [(name, _LINE_BREAK.sub("", _decode_bytes(value))) for name, value in raw]
+    headers = [(name, _LINE_BREAK.sub("", _decode_bytes(value)).strip(" \t")) for name, value in raw]
     if not headers or not _FIELD_NAME.fullmatch(headers[0][0]):
         raise ValueError("not an e-mail message: it does not start with a header field "
                          "(NAME: value)")
     return headers
+
+
+def _without_malformed_lines(block: bytes) -> bytes:
+    """The header block less lines that are neither a field nor a continuation (`quite Delivered-To:`,
+    `__`), with their continuations. The stdlib parser would end the headers there and lose every
+    field after it; MTAs and Sieve skip the line and read on. A first line that is not a field is
+    kept, so a body without headers is still refused as "not an e-mail message"."""
+    lines = block.splitlines(keepends=True)
+    kept, skipping = lines[:1], False
+    for line in lines[1:]:
+        if line[:1] in (b" ", b"\t") and line.strip():
+            if not skipping:
+                kept.append(line)
+        elif _FIELD_LINE.match(line) or not line.strip():
+            kept.append(line)
+            skipping = False
+        else:
+            skipping = True
+    return b"".join(kept)
 
 
 def _assemble(headers: Headers, fields: dict[str, Any], source: bytes) -> dict:

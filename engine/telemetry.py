@@ -73,6 +73,8 @@ def _mask(value: Any, mode: str, local: bool = False) -> Any:
     if isinstance(value, str):
         if local:
             return value[:1] + "***" if mode == "masked" else "***"
+        if not value.isascii():   # RE2 takes UTF-8 only: a lone surrogate ("\ud800") would raise
+            value = value.encode("utf-8", "replace").decode("utf-8")
         return ADDRESS.sub(_masked if mode == "masked" else "***", value)
     if isinstance(value, list):
         return [_mask(item, mode, local) for item in value]

@@ -420,3 +420,18 @@ def test_any_address_header_parses_back(value):
     if value.strip():
         assert_parses_back(value, written)
     json.dumps(written, ensure_ascii=False).encode("utf-8")
+
+
+def test_a_malformed_header_line_is_skipped_not_the_end_of_the_headers():
+    """`quite Delivered-To:` (a space in the name) or `__`: MTAs and Sieve skip the line and read on."""
+    raw = (b"Received: from x\nquite Delivered-To: a@x.example\n  continued\nFrom: Boss <boss@x.example>\n"
+           b"__\nSubject:\n Quarterly report \nTo: t@x.example\n\nbody\n")
+    common = event_from_eml(raw)["Records"][0]["ses"]["mail"]["commonHeaders"]
+    assert common["from"] == ["Boss <boss@x.example>"]
+    assert common["to"] == ["t@x.example"]
+    assert common["subject"] == "Quarterly report"       # folding white space is not part of the value
+
+
+def test_a_body_without_headers_is_still_not_a_mail():
+    with pytest.raises(ValueError, match="not an e-mail message"):
+        event_from_eml(b"just some text\nFrom: x@y.example\n\nbody\n")
