@@ -4,8 +4,9 @@ Spec section 3.4. Three routes give one result type:
 
 * the FAST PATH (``re`` with possessive quantifiers only, so it cannot backtrack) takes
   the plain forms SES puts in ``commonHeaders`` -- ``a@b``, ``Name <a@b>``,
-  ``"Quoted, Name" <a@b>``, comma lists of those -- and must agree exactly with
-  the reference parser on everything it accepts (property-tested);
+  ``"Quoted, Name" <a@b>``, comma lists of those, raw UTF-8 (RFC 6532) and strict
+  RFC 2047 encoded words in unquoted names -- and must give exactly what the slow
+  route below gives on everything it accepts (property-tested), declining when in doubt;
 * the REFERENCE parser, ``email.headerregistry`` under ``email.policy.default``,
   takes everything else up to ``MAX_REFERENCE_LENGTH`` characters, unless it raises
   or reports a defect;
@@ -117,6 +118,8 @@ def _encodable(text: str) -> str:
 
 def _bare_addresses(text: str) -> list[tuple[str, str]]:
     """Every ``local@domain`` written in free text, as (local, normalised domain)."""
+    if "@" not in text:
+        return []
     data = _encodable(text).encode("utf-8")
     found = []
     for match in _BARE_ADDRESS.finditer(data):
@@ -313,9 +316,6 @@ def _reference(raw: str) -> list[Address] | None:
 
 # --------------------------------------------------------------------------- fallback
 
-# Inside a piece: unquoted text (a quoted string directly followed by "@" is a quoted
-# local part, so it stays with the unquoted text) or a quoted display-name string.
-_SEGMENT = re2.compile(r'(?:[^"]|"(?:[^"\\]|\\.)*"@)+|"((?:[^"\\]|\\.)*)"?')
 _ANGLE = re2.compile(r"<([^<>]*)>")
 _COMMENT = re2.compile(r"\([^()]*\)")
 _ENCODED_WORD = re2.compile(r"=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=")
@@ -363,12 +363,52 @@ def _angle_address(content: str) -> tuple[str, str] | None:
     return (local, domain) if local else None
 
 
+def _closing_quote(text: str, opening: int) -> int:
+    """Index of the quote closing the quoted string opened at ``opening``, or -1.
+
+    A quote after an odd run of backslashes is escaped (quoted pairs read left to right).
+    """
+    search = opening + 1
+    while (close := text.find('"', search)) >= 0:
+        start = close
+        while start > search and text[start - 1] == "\\":   # each backslash is looked at once
+            start -= 1
+        if (close - start) % 2 == 0:
+            return close
+        search = close + 1
+    return -1
+
+
 def _segments(piece: str) -> list[tuple[bool, str]]:
-    """(quoted, text) runs of a piece; quoted text comes without its quotes, unescaped."""
+    """(quoted, text) runs of a piece; quoted text comes without its quotes, unescaped.
+
+    A quoted string directly followed by "@" is a quoted local part and stays with the
+    unquoted text; an unclosed one runs to the end (bar a lone final backslash). A plain
+    scan: one RE2 match per quoted string cost ~6 µs each from Python (8 KB of "": 25 ms).
+    """
     if '"' not in piece:
         return [(False, piece)]
-    return [(True, _unquote(m.group(1))) if m.group(1) is not None else (False, m.group(0))
-            for m in _SEGMENT.finditer(piece)]
+    out: list[tuple[bool, str]] = []
+    plain = search = 0              # start of the current unquoted run; where to look for a quote
+    while (opening := piece.find('"', search)) >= 0:
+        close = _closing_quote(piece, opening)
+        if close >= 0 and piece.startswith("@", close + 1):
+            search = close + 2
+            continue
+        if opening > plain:
+            out.append((False, piece[plain:opening]))
+        if close >= 0:
+            out.append((True, _unquote(piece[opening + 1:close])))
+            plain = search = close + 1
+        else:
+            content = piece[opening + 1:]
+            odd = (len(content) - len(content.rstrip("\\"))) % 2
+            out.append((True, _unquote(content[:len(content) - odd])))
+            plain = search = len(piece) - odd
+            break
+    if plain < len(piece):
+        out.append((False, piece[plain:]))
+    return out
 
 
 def _fallback_piece(piece: str) -> list[Address]:
@@ -386,18 +426,36 @@ def _fallback_piece(piece: str) -> list[Address]:
                     last = angle.end()
             name_parts.append(text[last:])
     if not angles:
-        return [a for local, domain in _bare_addresses(piece) if (a := _make(local, domain, ""))]
+        return _bare_mailboxes(piece)
     display_name = decode_encoded_words(" ".join(" ".join(name_parts).split()))
     return [a for local, domain in angles if (a := _make(local, domain, display_name))]
 
 
+def _bare_mailboxes(text: str) -> list[Address]:
+    """Text without an angle address: each bare ``local@domain`` is an address."""
+    return [a for local, domain in _bare_addresses(text) if (a := _make(local, domain, ""))]
+
+
 def _fallback(raw: str) -> list[Address]:
-    """Linear-time, best-effort split: commas outside double quotes, then angle tokens."""
+    """Linear-time, best-effort split: commas outside double quotes, then angle tokens.
+
+    Consecutive pieces holding neither a quote nor "<" are searched in one RE2 pass, not
+    one per piece (~10 µs each from Python): no bare address can span their commas.
+    """
     text = _encodable(raw).replace("\r", " ").replace("\n", " ")
     out: list[Address] = []
+    bare: list[str] = []
     for piece in _split_outside_quotes(text):
+        if '"' not in piece and "<" not in piece:
+            bare.append(piece)
+            continue
+        if bare:
+            out.extend(_bare_mailboxes(",".join(bare)))
+            bare = []
         if "@" in piece:  # no "@", no address: padding is skipped cheaply
             out.extend(_fallback_piece(piece))
+    if bare:
+        out.extend(_bare_mailboxes(",".join(bare)))
     return out
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import corpus_files, need
+from engine import addresses
 from engine.addresses import parse_addresses
 
 ADDRESS_HEADERS = ("from", "to", "cc", "reply-to", "sender")
@@ -40,6 +41,18 @@ def test_every_address_header_parses_and_hides_no_address(path):
                 assert all(a.local and a.domain for a in found)
                 if not fallback and "@" in raw:
                     assert found, f"{name}: {raw!r} has an address but none was found"
+
+
+@pytest.mark.parametrize("path", corpus_files("eml", "*.eml"))
+def test_fast_path_agrees_with_the_slow_route_on_real_headers(path):
+    """Real UTF-8 and encoded-word headers: the fast path gives what the stdlib route gives."""
+    need(path)
+    for name in ADDRESS_HEADERS:
+        for raw in raw_headers(path, name):
+            fast = addresses._fast(raw)
+            if fast is not None:
+                reference = addresses._reference(raw)
+                assert fast == (reference if reference is not None else addresses._fallback(raw)), raw
 
 
 CORPUS_EXPECTATIONS = [
