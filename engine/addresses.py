@@ -94,8 +94,9 @@ def _normalize_label(label: str) -> str:
 
 # --------------------------------------------------------------------------- shared pieces
 
-# Not in an address token: specials, and every character Python counts as white space.
-_TOKEN_CHARS = rb'[^\s\x0b\x1c-\x1f\x85\pZ<>()\[\]",;:@\\]'
+# Not in an address token: specials, control characters (a NUL must not hide a name's address
+# from in_domain) and every character Python counts as white space.
+_TOKEN_CHARS = rb'[^\s\x00-\x1f\x7f\x85\pZ<>()\[\]",;:@\\]'
 # A bare local@domain inside text, matched on UTF-8 bytes (the google-re2 wrapper is
 # several times cheaper per match on bytes than on str). Linear in RE2; the
 # quoted-local branch only runs to the next double quote.
