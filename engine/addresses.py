@@ -149,12 +149,13 @@ def _make(local: str, domain: str, display_name: str) -> Address | None:
 
 # --------------------------------------------------------------------------- fast path
 
-_ATEXT = r"A-Za-z0-9!#$%&'*+/=?^_`{|}~\-"
-# Non-ASCII word characters (RFC 6532), minus Unicode white space and C1 controls: the
-# reference parser strips white space, and the fallback splits on it.
-_NON_ASCII_WORD = (r"\u00a1-\u167f\u1681-\u1fff\u200b-\u2027\u202a-\u202e\u2030-\u205e"
-                   r"\u2060-\u2fff\u3001-\ud7ff\ue000-\ufffd")
-_WORD = rf"[{_ATEXT}{_NON_ASCII_WORD}]++"
+# A word character: ASCII atext, or non-ASCII (RFC 6532) other than Unicode white space, C1
+# controls, surrogates, non-characters and astral planes (the reference parser strips white
+# space, and the fallback splits on it). Written as a negated class: the same set as the
+# positive ranges, but it compiles 4x faster, which is most of this module's import time.
+_WORD_CHAR = (r"[^\x00-\x20\"(),.:;<>@\[\\\]\x7f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+              r"\ud800-\udfff\ufffe\uffff\U00010000-\U0010ffff]")
+_WORD = rf"{_WORD_CHAR}++"
 _DOT_ATOM = rf"{_WORD}(?:\.{_WORD})*+"
 _QCONTENT = r'(?:[^"\\\x00-\x1f\x7f\ud800-\udfff]|\\[^\x00-\x1f\x7f\ud800-\udfff])*+'
 # One plain mailbox, anchored at the position given to match(); possessive (Python 3.11+)

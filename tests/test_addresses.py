@@ -617,3 +617,13 @@ def test_fallback_gives_what_it_gives_piece_by_piece(raw):
 ])
 def test_fallback_on_quotes_and_plain_runs(no_reference, raw, expected):
     assert summary(raw, fallback=True) == expected
+
+
+def test_word_character_class_is_exactly_atext_plus_non_ascii_words():
+    """The negated class the fast path uses must hold exactly the characters it was written for."""
+    import re
+
+    positive = re.compile("[A-Za-z0-9!#$%&'*+/=?^_`{|}~\\-\u00a1-\u167f\u1681-\u1fff\u200b-\u2027"
+                          "\u202a-\u202e\u2030-\u205e\u2060-\u2fff\u3001-\ud7ff\ue000-\ufffd]")
+    negated = re.compile(addresses._WORD_CHAR)
+    assert [c for c in range(0x110000) if bool(positive.match(chr(c))) != bool(negated.match(chr(c)))] == []
