@@ -484,19 +484,14 @@ class _Linter:
             if not rule.enabled or rule.mode != "enforce" or rule.disposition != "CONTINUE":
                 continue
             for test, guards in self.analysis.keyed_tests(node.get("when")):
-                family = _family(test)
-                if family == "from" and "dmarc" not in guards:
-                    self.findings.append(_Finding(
-                        test.key, "spoofable-from",
-                        f"rule {rule.name!r} lets mail through (CONTINUE) on {test.subject!r} without requiring "
-                        "dmarc: PASS; anyone can write any From header",
-                        "add it to this rule: all: [..., {dmarc: PASS}]", rule.name))
-                elif family == "sender" and "spf" not in guards:
-                    self.findings.append(_Finding(
-                        test.key, "spoofable-sender",
-                        f"rule {rule.name!r} lets mail through (CONTINUE) on {test.subject!r} without requiring "
-                        "spf: PASS; the envelope sender is only checked by SPF",
-                        "add it to this rule: all: [..., {spf: PASS}]", rule.name))
+                spoofable = _SPOOFABLE.get(_family(test))
+                if spoofable is None or spoofable[0] in guards:
+                    continue
+                verdict, code, why = spoofable
+                self.findings.append(_Finding(
+                    test.key, code,
+                    f"rule {rule.name!r} lets mail through (CONTINUE) on {test.subject!r} without requiring "
+                    f"{verdict}: PASS; {why}", f"add it to this rule: all: [..., {{{verdict}: PASS}}]", rule.name))
 
     def _unused(self) -> None:
         used_conditions: set[str] = set()
@@ -528,6 +523,13 @@ class _Linter:
                     self.findings.append(_Finding(
                         item, "unknown-lint-code", f"{item.text!r} is not a lint code",
                         f"did you mean {guess}?" if guess else f"codes: {', '.join(CODES)}", rule.name))
+
+
+# An allow rule keyed on these families needs this verdict to PASS, or anyone can pass it.
+_SPOOFABLE = {
+    "from": ("dmarc", "spoofable-from", "anyone can write any From header"),
+    "sender": ("spf", "spoofable-sender", "the envelope sender is only checked by SPF"),
+}
 
 
 def _family(test: Test) -> str | None:
