@@ -225,7 +225,8 @@ class ConditionCompiler:
                            f"{combinator!r} cannot stand beside other keys ({', '.join(k for k in keys if k != combinator)})",
                            "wrap them: {all: [...]}")
                 return None
-            return getattr(self, "_" + combinator)(mapping.items[0][1], mapping.items[0][0])
+            build = {"all": self._all, "any": self._any, "not": self._not, "condition": self._condition}[combinator]
+            return build(mapping.items[0][1], mapping.items[0][0])
         if "path" in keys:
             return self._path_test(mapping)
         tests = [self._field_test(key, value) for key, value in mapping.items]
