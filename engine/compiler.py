@@ -195,7 +195,6 @@ class ConditionCompiler:
         self.lists = lists
         self.named_nodes = named
         self.refs: list[tuple[Named, Scalar]] = []
-        self.used_lists: set[str] = set()
         self.header_names: set[str] = set()     # lower-cased; the only headers a record indexes
 
     def resolve(self, key: str, cs: bool) -> tuple[Source, FieldSpec | None]:
@@ -273,7 +272,8 @@ class ConditionCompiler:
     def _path_test(self, mapping: Mapping) -> Condition | None:
         path_node = mapping.get("path")
         path = self.reader.text(path_node, "path")
-        if path is None:
+        cs = self._case_sensitive(mapping)
+        if path is None or cs is None:
             return None
         try:
             source: Source = PathSource(path, (path,))
@@ -289,12 +289,14 @@ class ConditionCompiler:
         if not ops.items:
             self.error(mapping, "missing-operator", f"path test on {path} has no operator", "add e.g. exists: true")
             return None
-        return self._test(source, None, ops, path_node)
+        return self._test(source, None, ops, path_node, cs)
 
     def _field_test(self, key: Scalar, value: Node) -> Condition | None:
         cs = self._case_sensitive(value)
+        if cs is None:
+            return None
         try:
-            source, field = self.resolve(key.text, bool(cs))
+            source, field = self.resolve(key.text, cs)
         except FieldError as exc:
             self.error(key, "unknown-field", str(exc), exc.hint)
             return None
@@ -305,17 +307,16 @@ class ConditionCompiler:
         elif not isinstance(value, Mapping):
             self.error(value, "bad-test", f"test of {key.text} must be a scalar, list or mapping")
             return None
-        return self._test(source, field, value, key)
+        return self._test(source, field, value, key, cs)
 
     def _case_sensitive(self, node: Node) -> bool | None:
+        """The test's `case_sensitive` option, read once (None after reporting a bad value)."""
         if isinstance(node, Mapping) and node.get("case_sensitive") is not None:
             return self.reader.boolean(node.get("case_sensitive"), "case_sensitive")
         return False
 
-    def _test(self, source: Source, field: FieldSpec | None, ops: Mapping, at: Node) -> Condition | None:
-        cs = self._case_sensitive(ops)
-        if cs is None:
-            return None
+    def _test(self, source: Source, field: FieldSpec | None, ops: Mapping, at: Node,
+              cs: bool) -> Condition | None:
         match_all = False
         value_checks: list[Check] = []
         set_checks: list[Check] = []
@@ -423,7 +424,6 @@ class ConditionCompiler:
                 self.error(node.get("list"), "unknown-list", f"unknown list {name!r}",
                            hint_for(name, self.lists) or "define it under `lists:`")
                 return None
-            self.used_lists.add(name)
             entries = self.lists[name]
             return None if entries is None else list(entries)   # a list that failed has its own error
         items = node.items if isinstance(node, Sequence) else [node]

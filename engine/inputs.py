@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from engine.sesevent import event_from_eml
+from engine.sesevent import event_from_eml, lambda_event
 
 SUFFIXES = {".json": "json", ".eml": "eml"}
 _BOM = b"\xef\xbb\xbf"
@@ -162,8 +162,7 @@ def _from_notification(notification: Any) -> dict:
     for key in ("mail", "receipt"):
         if not isinstance(notification.get(key), dict):
             raise ValueError(f"SES notification without a {key} object")
-    ses = {"mail": notification["mail"], "receipt": notification["receipt"]}
-    return {"Records": [{"eventSource": "aws:ses", "eventVersion": "1.0", "ses": ses}]}
+    return lambda_event({"mail": notification["mail"], "receipt": notification["receipt"]})
 
 
 def _kind(value: Any) -> str:

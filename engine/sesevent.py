@@ -44,9 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.addresses import MAX_REFERENCE_LENGTH, parse_addresses
-
-VERDICTS = ("PASS", "FAIL", "GRAY", "PROCESSING_FAILED", "DISABLED")
-DMARC_POLICIES = ("none", "quarantine", "reject")
+from engine.fields import DMARC_POLICIES, VERDICTS
 HEADER_FIELDS = {"from": "From", "to": "To", "cc": "Cc", "reply_to": "Reply-To", "subject": "Subject"}
 VERDICT_FIELDS = {"spf": "spfVerdict", "dkim": "dkimVerdict", "dmarc": "dmarcVerdict",
                   "spam": "spamVerdict", "virus": "virusVerdict"}
@@ -205,8 +203,12 @@ def _assemble(headers: Headers, fields: dict[str, Any], source: bytes) -> dict:
         receipt["dmarcPolicy"] = fields.get("dmarc_policy", "none")
     receipt["action"] = {"type": "Lambda", "functionArn": FUNCTION_ARN,
                          "invocationType": "RequestResponse"}
-    return {"Records": [{"eventSource": "aws:ses", "eventVersion": "1.0",
-                         "ses": {"mail": mail, "receipt": receipt}}]}
+    return lambda_event({"mail": mail, "receipt": receipt})
+
+
+def lambda_event(ses: dict) -> dict:
+    """The Lambda event SES sends for one receiving record."""
+    return {"Records": [{"eventSource": "aws:ses", "eventVersion": "1.0", "ses": ses}]}
 
 
 def _apply_fields(headers: Headers, fields: dict[str, Any]) -> Headers:
