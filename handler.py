@@ -16,10 +16,10 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from engine import telemetry
+from engine.aws import telemetry
+from engine.aws.policysource import PolicySource
+from engine.aws.settings import Settings
 from engine.decision import DISPOSITIONS
-from engine.policysource import PolicySource
-from engine.settings import Settings
 
 HERE = Path(__file__).resolve().parent   # where a relative POLICY_FILE is, on Lambda /var/task
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "ses-rules"

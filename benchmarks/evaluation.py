@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from engine import load_policy
-from engine.addresses import parse_addresses
+from engine.mail.addresses import parse_addresses
 
 from . import handwritten
 from .events import EventSet

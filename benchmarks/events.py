@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.inputs import read_inputs
+from engine.tools.inputs import read_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = (ROOT.parent / "shared" / "corpus" / "ses-events",   # SES and SNS fixtures

@@ -3,7 +3,7 @@
 The baseline the engine is measured against: direct dict access, one address
 parse per header string, `in` on sets, `str` methods, `re` compiled once at
 import. Nothing is cached across events. It parses addresses with the
-engine's own parser (`engine.addresses.parse_addresses`: a possessive-regex
+engine's own parser (`engine.mail.addresses.parse_addresses`: a possessive-regex
 fast path, then the stdlib) so both sides parse alike and the ratio measures
 the engine's overhead, not a difference in parsers.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from engine.addresses import Address, parse_addresses
+from engine.mail.addresses import Address, parse_addresses
 
 BLOCKED_SENDERS = frozenset("""
     ticket-spam@bulkmail.example travelincentives@aol.com seemsg_8452970@gmx.net

@@ -1,6 +1,6 @@
 """The naive design: the same compiled policy, but every JSONPath evaluated with `find()` per event.
 
-Seam: `engine.jsonpath._plain_segments` decides whether a path gets a generated
+Seam: `engine.mail.jsonpath._plain_segments` decides whether a path gets a generated
 direct getter; made to answer None, every `compile_path` falls back to
 `jsonpath_ng.ext` `find()` (parsed once, `find()` on every call), exactly the
 getter the engine keeps for filter paths. Everything else (field registry,
@@ -12,10 +12,10 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-import engine.jsonpath as jsonpath
+import engine.mail.jsonpath as jsonpath
 from engine import Policy, load_policy
-from engine.fields import FIELDS
-from engine.jsonpath import Getter, compile_path
+from engine.mail.fields import FIELDS
+from engine.mail.jsonpath import Getter, compile_path
 
 
 @contextlib.contextmanager
@@ -26,7 +26,7 @@ def find_everywhere() -> Iterator[None]:
     jsonpath._plain_segments = lambda expr: None
     try:
         if jsonpath.compile_path("$.mail.source").direct:
-            raise RuntimeError("the naive-design seam no longer works: engine.jsonpath changed")
+            raise RuntimeError("the naive-design seam no longer works: engine.mail.jsonpath changed")
         yield
     finally:
         jsonpath._plain_segments = original

@@ -1,4 +1,4 @@
 """`python -m engine`: the same CLI as the `ses-rules` console script."""
-from .cli import main
+from engine.tools.cli import main
 
 raise SystemExit(main())

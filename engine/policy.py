@@ -4,10 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .compiler import Condition
-from .context import RecordContext
-from .decision import Decision, RecordDecision
-from .yamlsource import Node
+from engine.conditions import Condition
+from engine.decision import Decision, RecordDecision
+from engine.mail.context import RecordContext
 
 
 @dataclass
@@ -53,7 +52,7 @@ class Policy:
     description: str | None = None
     lists: dict[str, list] = field(default_factory=dict)
     conditions: dict[str, Condition] = field(default_factory=dict)
-    source: Node | None = None
+    source: Any = None                   # the composed YAML node tree, read by lint
     header_names: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:

@@ -112,6 +112,6 @@ def lam(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
 def read_event(path: Path) -> Any:
     """A JSON event file (some start with a byte-order mark) or a raw message turned into an event."""
     if path.suffix == ".eml":
-        from engine.sesevent import event_from_eml
+        from engine.mail.sesevent import event_from_eml
         return event_from_eml(path.read_bytes())
     return json.loads(path.read_text(encoding="utf-8-sig"))

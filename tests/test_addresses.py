@@ -1,4 +1,4 @@
-"""engine.addresses: what address fields see in a header string (spec 3.4)."""
+"""engine.mail.addresses: what address fields see in a header string (spec 3.4)."""
 from __future__ import annotations
 
 import base64
@@ -10,8 +10,8 @@ import pytest
 import re2
 from hypothesis import assume, given, strategies as st
 
-from engine import addresses
-from engine.addresses import Address, normalize_domain, parse_addresses, parse_literal
+from engine.mail import addresses
+from engine.mail.addresses import Address, normalize_domain, parse_addresses, parse_literal
 
 
 def summary(raw: str, **kwargs) -> list[tuple[str, str, tuple[str, ...]]]:
@@ -393,7 +393,7 @@ def test_parse_literal_fast_path_agrees_with_the_reference_parser(text):
     """Large `in` lists load through the fast path: it must give what the strict reference path gives."""
     from unittest import mock
 
-    from engine import addresses
+    from engine.mail import addresses
 
     with_fast = addresses.parse_literal(text)
     with mock.patch.object(addresses, "_fast", lambda raw: None):
@@ -405,7 +405,7 @@ def test_parse_literal_fast_path_agrees_with_the_reference_parser(text):
 def test_ascii_domains_normalise_like_idna(text):
     import idna
 
-    from engine import addresses
+    from engine.mail import addresses
 
     labels = [label for label in text.split(".")]
     while len(labels) > 1 and not labels[-1]:
@@ -438,7 +438,7 @@ def test_importing_and_fast_parsing_does_not_load_the_stdlib_parser():
     """email.headerregistry costs ~8 ms of a Lambda cold start; only declined strings need it."""
     code = (
         "import sys\n"
-        "from engine.addresses import parse_addresses, parse_literal\n"
+        "from engine.mail.addresses import parse_addresses, parse_literal\n"
         "parse_addresses('J <j@x.example>, jdöe@mächine.example')\n"
         "parse_addresses('=?utf-8?q?Caf=C3=A9?= <a@b.example>')\n"
         "parse_literal('boss@company.example')\n"

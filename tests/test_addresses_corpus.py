@@ -1,4 +1,4 @@
-"""engine.addresses on the address headers of real messages (../shared/corpus/eml).
+"""engine.mail.addresses on the address headers of real messages (../shared/corpus/eml).
 
 Header values are taken the way SES hands them over: the raw text of the header
 (folding kept, encoded words not decoded), the message bytes read as UTF-8 with
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from conftest import corpus_files, need
-from engine import addresses
-from engine.addresses import parse_addresses
+from engine.mail import addresses
+from engine.mail.addresses import parse_addresses
 
 ADDRESS_HEADERS = ("from", "to", "cc", "reply-to", "sender")
 

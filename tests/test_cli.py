@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import cli, load_policy
-from engine.cli import main
+from engine import load_policy
+from engine.tools import cli
+from engine.tools.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = str(ROOT / "policies" / "default.yaml")

@@ -1,4 +1,5 @@
-from engine.diagnostics import Diagnostic, did_you_mean
+from engine.lang.diagnostics import Diagnostic
+from engine.suggest import did_you_mean
 
 
 def test_str_format():

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from engine import load_policy_text
-from engine.yamlsource import Mapping, Node, Scalar, compose
+from engine.lang.yamlsource import Mapping, Node, Scalar, compose
 
 CASES_DIR = Path(__file__).parent / "engine_cases"
 

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from engine import load_policy, load_policy_text
-from engine.sesevent import event_from_eml
+from engine.mail.sesevent import event_from_eml
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "examples" / "events"

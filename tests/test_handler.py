@@ -10,7 +10,7 @@ import yaml
 
 import engine
 import handler
-from engine import settings, telemetry
+from engine.aws import settings, telemetry
 from conftest import corpus_files, need
 from handler_harness import ROOT, Invocation, Lambda, lam, read_event  # noqa: F401  (lam: fixture)
 

@@ -110,9 +110,9 @@ def test_without_ssm_neither_boto3_nor_parameters_is_imported(task: Path):
 
 def test_the_cli_loads_neither_the_functions_modules_nor_powertools():
     """Settings, policy source and telemetry are the function's: the CLI must not pay for them at import."""
-    script = ("import json, sys, engine, engine.cli; print(json.dumps(sorted(m for m in sys.modules if "
-              "m.startswith(('aws_lambda_powertools', 'boto3', 'engine.settings', 'engine.policysource', "
-              "'engine.telemetry')))))")
+    script = ("import json, sys, engine, engine.tools.cli; print(json.dumps(sorted(m for m in sys.modules if "
+              "m.startswith(('aws_lambda_powertools', 'boto3', 'engine.aws.settings', 'engine.aws.policysource', "
+              "'engine.aws.telemetry')))))")
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []

@@ -7,7 +7,7 @@ from moto import mock_aws
 
 import engine
 import handler
-from engine import policysource
+from engine.aws import policysource
 from handler_harness import ROOT, Lambda, lam, read_event  # noqa: F401  (lam: fixture)
 
 PARAMETER = "/ses-rules/policy"

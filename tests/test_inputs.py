@@ -1,4 +1,4 @@
-"""engine.inputs: every form an SES message reaches `dry-run` in becomes one Lambda SES event."""
+"""engine.tools.inputs: every form an SES message reaches `dry-run` in becomes one Lambda SES event."""
 from __future__ import annotations
 
 import io
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.inputs import Input, read_inputs, to_lambda_event
+from engine.tools.inputs import Input, read_inputs, to_lambda_event
 from tests.conftest import CORPUS, corpus_files, need
 
 SNS_BODY = "fx-private-relay--dmarc_failed_email_sns_body.json"

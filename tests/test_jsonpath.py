@@ -1,4 +1,4 @@
-"""engine.jsonpath: every getter returns exactly what jsonpath_ng.ext find() returns."""
+"""engine.mail.jsonpath: every getter returns exactly what jsonpath_ng.ext find() returns."""
 from __future__ import annotations
 
 import json
@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from jsonpath_ng.ext import parse
 
-from engine.jsonpath import MAX_DIRECT_SEGMENTS, PathError, compile_path
+from engine.mail.jsonpath import MAX_DIRECT_SEGMENTS, PathError, compile_path
 from tests.conftest import corpus_files, need
 
 

@@ -6,7 +6,7 @@ import textwrap
 import pytest
 
 from engine import load_policy_text
-from engine.lint import CODES, SES_SHAPE, check_path, lint
+from engine.tools.lint import CODES, SES_SHAPE, check_path, lint
 
 
 def warnings(text: str) -> list:

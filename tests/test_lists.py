@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from engine import PolicyError, load_policy_text
-from engine.lists import MAX_LIST_ENTRIES
+from engine.lang.lists import MAX_LIST_ENTRIES
 
 
 def lists_of(text: str, **kwargs) -> dict:
@@ -39,7 +39,7 @@ def test_default_separator_is_a_comma():
 
 
 def test_list_file_entry_bound(tmp_path, monkeypatch):
-    monkeypatch.setattr("engine.lists.MAX_LIST_ENTRIES", 3)
+    monkeypatch.setattr("engine.lang.lists.MAX_LIST_ENTRIES", 3)
     (tmp_path / "big.txt").write_text("a\nb\nc\nd\n")
     with pytest.raises(PolicyError) as info:
         lists_of("  b: {file: big.txt}\n", base_dir=tmp_path)
@@ -48,7 +48,7 @@ def test_list_file_entry_bound(tmp_path, monkeypatch):
 
 
 def test_list_file_byte_bound(tmp_path, monkeypatch):
-    monkeypatch.setattr("engine.lists.MAX_LIST_BYTES", 10)
+    monkeypatch.setattr("engine.lang.lists.MAX_LIST_BYTES", 10)
     (tmp_path / "big.txt").write_text("a" * 11)
     with pytest.raises(PolicyError) as info:
         lists_of("  b: {file: big.txt}\n", base_dir=tmp_path)

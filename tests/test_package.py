@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engine.sesevent import event_from_eml
+from engine.mail.sesevent import event_from_eml
 from test_template import Stack, package
 
 ROOT = Path(__file__).resolve().parent.parent

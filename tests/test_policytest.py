@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.policytest import coverage, run_test_file
+from engine.tools.policytest import coverage, run_test_file
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = sorted((ROOT / "tests" / "cases").glob("*.yaml"))
@@ -143,7 +143,7 @@ def test_eml_and_file_cases_are_relative_to_the_test_file(workdir: Path) -> None
     (workdir / "mail").mkdir()
     (workdir / "mail" / "m.eml").write_bytes(b"From: Ann <ann@x.example>\r\nSubject: urgent: read\r\n\r\nbody\r\n")
     import json
-    from engine.sesevent import build_event
+    from engine.mail.sesevent import build_event
     (workdir / "mail" / "e.json").write_text(json.dumps(build_event({"virus": "FAIL"})))
     result = run_test_file(write(workdir, """\
         policy: p.yaml

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.operators import glob_to_regex
-from engine.regex import RegexError, compile_any
+from engine.mail.operators import glob_to_regex
+from engine.mail.regex import RegexError, compile_any
 
 
 @pytest.mark.parametrize(("pattern", "advice"), [

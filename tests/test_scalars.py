@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from engine import PolicyError, load_policy_text
-from engine.scalars import InterpolationError, Interpolator, parse_number
+from engine.lang.interpolation import InterpolationError, Interpolator
+from engine.mail.values import parse_number
 
 
 @pytest.mark.parametrize(("text", "value"), [

@@ -10,10 +10,10 @@ import jsonschema
 import pytest
 
 from engine import PolicyError, load_policy, load_policy_text
-from engine.fields import FIELDS, PARTS
-from engine.operators import NEGATIONS, OPERATORS
-from engine.schema import field_names, policy_schema
-from engine.yamlsource import Mapping, Node, Sequence, compose
+from engine.mail.fields import FIELDS, PARTS
+from engine.mail.operators import NEGATIONS, OPERATORS
+from engine.tools.schema import field_names, policy_schema
+from engine.lang.yamlsource import Mapping, Node, Sequence, compose
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = ROOT / "docs" / "policy.schema.json"

@@ -1,4 +1,4 @@
-"""engine.sesevent: the events `ses-rules event`, `.eml` dry runs and inline test events evaluate."""
+"""engine.mail.sesevent: the events `ses-rules event`, `.eml` dry runs and inline test events evaluate."""
 from __future__ import annotations
 
 import json
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.addresses import MAX_REFERENCE_LENGTH, normalize_domain, parse_addresses
-from engine.sesevent import (EPOCH, HEADERS_LIMIT, address_strings, build_event, event_from_eml,
+from engine.mail.addresses import MAX_REFERENCE_LENGTH, normalize_domain, parse_addresses
+from engine.mail.sesevent import (EPOCH, HEADERS_LIMIT, address_strings, build_event, event_from_eml,
                              normalize_fields, read_headers)
 from tests.conftest import CORPUS, corpus_files, need
 
@@ -49,7 +49,7 @@ def engine_view(raw: str) -> list[tuple[str, str]]:
 def assert_parses_back(raw: str, written: list[str]) -> None:
     """The strings SES-style events hold for one header mean what the header means.
 
-    Through the stdlib parser: the same mailboxes. Through engine.addresses: the mailboxes the
+    Through the stdlib parser: the same mailboxes. Through engine.mail.addresses: the mailboxes the
     reference parser sees in the header (a header kept as written reads as it always did).
     """
     assert [m for s in written for m in reference_parts(s)] == reference_parts(raw), (raw, written)

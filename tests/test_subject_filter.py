@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from conftest import corpus_files, need
 from engine import load_policy
-from engine.sesevent import event_from_eml
+from engine.mail.sesevent import event_from_eml
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = ROOT / "examples" / "policies" / "subject-filter.yaml"

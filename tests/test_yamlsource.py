@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from engine import PolicyError
-from engine.yamlsource import MAX_DEPTH, MAX_NODES, MAX_POLICY_BYTES, Mapping, Scalar, Sequence, compose
+from engine.lang.yamlsource import MAX_DEPTH, MAX_NODES, MAX_POLICY_BYTES, Mapping, Scalar, Sequence, compose
 
 
 def refused(text: str) -> list:

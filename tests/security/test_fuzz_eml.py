@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import load_policy
-from engine.cli import main
-from engine.sesevent import event_from_eml
+from engine.tools.cli import main
+from engine.mail.sesevent import event_from_eml
 
 pytestmark = pytest.mark.fuzz
 
@@ -106,7 +106,7 @@ def test_event_from_random_bytes(data: bytes, workdir: Path, capsys, security_re
 @FIXTURE_OK
 @given(data=mutated_message())
 def test_event_from_eml_raises_only_valueerror(data: bytes, eml_dir: Path) -> None:
-    """The library contract (engine.sesevent): bad input is a ValueError with a message, nothing else."""
+    """The library contract (engine.mail.sesevent): bad input is a ValueError with a message, nothing else."""
     try:
         event = event_from_eml(data)
     except ValueError as exc:

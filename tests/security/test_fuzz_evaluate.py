@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import handler
 from engine import load_policy, load_policy_text
-from engine.sesevent import build_event
+from engine.mail.sesevent import build_event
 
 pytestmark = pytest.mark.fuzz
 

@@ -15,10 +15,10 @@ from typing import Callable
 import pytest
 
 from engine import PolicyError, load_policy, load_policy_text
-from engine.lists import MAX_LIST_BYTES, MAX_LIST_ENTRIES
-from engine.loader import MAX_CONDITION_DEPTH
-from engine.sesevent import build_event
-from engine.yamlsource import MAX_DEPTH, MAX_NODES, MAX_POLICY_BYTES
+from engine.lang.lists import MAX_LIST_BYTES, MAX_LIST_ENTRIES
+from engine.lang.loader import MAX_CONDITION_DEPTH
+from engine.mail.sesevent import build_event
+from engine.lang.yamlsource import MAX_DEPTH, MAX_NODES, MAX_POLICY_BYTES
 
 HOSTILE = Path(__file__).parent / "hostile"
 STATIC = sorted(HOSTILE.glob("*.yaml"))

@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from engine import load_policy_text
-from engine.addresses import parse_addresses, parse_literal
-from engine.sesevent import event_from_eml
+from engine.mail.addresses import parse_addresses, parse_literal
+from engine.mail.sesevent import event_from_eml
 from .pigeonhole import Pigeonhole
 from .sieve_probes import (Probe, build_probes, extraction_script, pipeline_view, policy_answers, probe_policy,
                           probe_script, sieve_answers, sieve_view)

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from engine import load_policy_text
-from engine.sesevent import build_event, event_from_eml
+from engine.mail.sesevent import build_event, event_from_eml
 
 CASES = yaml.safe_load((Path(__file__).parent / "spoof_cases.yaml").read_text(encoding="utf-8"))
 KINDS = {  # kind -> (rule disposition, policy default)

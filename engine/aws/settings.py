@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from .decision import DISPOSITIONS
+from engine.decision import DISPOSITIONS
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger

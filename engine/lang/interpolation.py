@@ -1,40 +1,14 @@
-"""The scalar rule of SPEC 3.1 and `${VAR}` interpolation.
+"""`${VAR}` and `${VAR:-default}` interpolation in scalar values (SPEC 3.6).
 
-YAML 1.1 would turn `off` into False and `1:30` into 90; the policy language
-reads the *source text* of every scalar and decides its type from where it
-stands: a number only where a number is wanted, a boolean only where a key
-takes one.
+Substitution happens per scalar, in its source text, after YAML parsing, so a
+value holding `: ` or `#` cannot change the policy's structure.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Mapping
 
-# ASCII decimal: optional sign, digits with optional point, optional exponent. No 0x, _, 1:30.
-NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\Z", re.ASCII)
 _INTERPOLATION_RE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{")
-
-
-@dataclass(frozen=True)
-class NumberLiteral:
-    """A number written in the policy: equal to JSON numbers numerically, to strings only as text."""
-    value: int | float
-    text: str
-
-
-def parse_number(text: str) -> int | float | None:
-    """The number an ASCII decimal string denotes, or None."""
-    if not NUMBER_RE.match(text):
-        return None
-    if any(c in text for c in ".eE"):
-        return float(text)
-    return int(text)
-
-
-def is_number(value: object) -> bool:
-    """JSON numbers only: bool is an int subclass in Python but never a number here."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 class InterpolationError(Exception):

@@ -8,14 +8,15 @@ import re
 from pathlib import Path
 from typing import Mapping as TMapping
 
-from .compiler import Condition, ConditionCompiler, nesting
-from .decision import DISPOSITIONS
-from .diagnostics import Collector, Diagnostic, PolicyError
-from .lists import load_lists
-from .policy import Policy, Rule
-from .reader import Reader
-from .scalars import Interpolator
-from .yamlsource import MAX_POLICY_BYTES, Mapping, Node, Scalar, compose
+from engine.conditions import Condition, nesting
+from engine.decision import DISPOSITIONS
+from engine.lang.compiler import ConditionCompiler
+from engine.lang.diagnostics import Collector, Diagnostic, PolicyError
+from engine.lang.interpolation import Interpolator
+from engine.lang.lists import load_lists
+from engine.lang.reader import Reader
+from engine.lang.yamlsource import MAX_POLICY_BYTES, Mapping, Node, Scalar, compose
+from engine.policy import Policy, Rule
 
 POLICY_KEYS = ("version", "name", "description", "default", "on_error", "lists", "conditions", "rules")
 RULE_KEYS = ("name", "description", "when", "disposition", "enabled", "mode", "lint")

@@ -5,9 +5,11 @@ None, so one load collects every error instead of stopping at the first.
 """
 from __future__ import annotations
 
-from .diagnostics import Collector, hint_for
-from .scalars import InterpolationError, Interpolator, NumberLiteral, parse_number
-from .yamlsource import Mapping, Node, Scalar, Sequence
+from engine.lang.diagnostics import Collector
+from engine.lang.interpolation import InterpolationError, Interpolator
+from engine.lang.yamlsource import Mapping, Node, Scalar, Sequence
+from engine.mail.values import NumberLiteral, parse_number
+from engine.suggest import hint_for
 
 _KIND = {Scalar: "a scalar", Sequence: "a list", Mapping: "a mapping"}
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .reader import Reader
-from .yamlsource import Mapping, Node, Sequence
+from engine.lang.reader import Reader
+from engine.lang.yamlsource import Mapping, Node, Sequence
 
 MAX_LIST_BYTES = 128 * 1024 * 1024    # list files are bounded apart from policies
 MAX_LIST_ENTRIES = 2_000_000          # SPEC: at least a million; 5 million addresses cost 1.35 GB

@@ -3,7 +3,7 @@
 Accepted (spec section 6): a Lambda SES event (`.json`, with or without a byte-order mark); an SES
 receiving notification as SNS delivers it (the object with ``notificationType: Received``, the
 SNS envelope ``{"Type": "Notification", "Message": "<json>"}``, or an SNS Lambda event whose
-records wrap one); a raw message (`.eml`, through ``engine.sesevent.event_from_eml``); a
+records wrap one); a raw message (`.eml`, through ``engine.mail.sesevent.event_from_eml``); a
 directory (its `.json` and `.eml` files, recursively, sorted by relative path); ``-`` (standard
 input, JSON or raw mail, sniffed).
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from engine.sesevent import event_from_eml, lambda_event
+from engine.mail.sesevent import event_from_eml, lambda_event
 
 SUFFIXES = {".json": "json", ".eml": "eml"}
 _BOM = b"\xef\xbb\xbf"

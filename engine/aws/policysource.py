@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from .diagnostics import PolicyError
-from .loader import load_policy, load_policy_text
+from engine.lang.diagnostics import PolicyError
+from engine.lang.loader import load_policy, load_policy_text
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger, Metrics
 
-    from .policy import Policy
-    from .settings import Settings
+    from engine.aws.settings import Settings
+    from engine.policy import Policy
 
 RETRY_AFTER_FAILURE = 60   # seconds: a failed SSM read must not slow every invocation down
 SSM_CLIENT = {"connect_timeout": 1, "read_timeout": 2,

@@ -13,7 +13,7 @@ from typing import Union
 
 import yaml
 
-from .diagnostics import Diagnostic, PolicyError
+from engine.lang.diagnostics import Diagnostic, PolicyError
 
 MAX_POLICY_BYTES = 1024 * 1024   # a policy is hand-written; lists belong in list files
 MAX_DEPTH = 64                   # mapping/sequence nesting

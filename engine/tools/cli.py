@@ -13,15 +13,15 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable, TextIO
 
-from .decision import DISPOSITIONS
-from .diagnostics import Diagnostic, PolicyError
-from .fields import DMARC_POLICIES, VERDICTS
-from .inputs import read_inputs
-from .lint import lint
-from .loader import load_policy
-from .policytest import coverage, run_test_file
-from .schema import policy_schema
-from .sesevent import build_event, event_from_eml, normalize_fields
+from engine.decision import DISPOSITIONS
+from engine.lang.diagnostics import Diagnostic, PolicyError
+from engine.lang.loader import load_policy
+from engine.mail.fields import DMARC_POLICIES, VERDICTS
+from engine.tools.inputs import read_inputs
+from engine.tools.lint import lint
+from engine.tools.policytest import coverage, run_test_file
+from engine.tools.schema import policy_schema
+from engine.mail.sesevent import build_event, event_from_eml, normalize_fields
 
 EXIT_OK, EXIT_FINDING, EXIT_USAGE = 0, 1, 2
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from . import addresses, regex
-from .fields import AddressSource, Source
-from .scalars import NUMBER_RE, NumberLiteral, is_number
-from .text import as_text, fold, nfc
+from engine.mail import addresses, regex
+from engine.mail.fields import AddressSource, Source
+from engine.mail.values import NUMBER_RE, NumberLiteral, as_text, fold, is_number, nfc
 
 ValuePred = Callable[[Any, Any], bool]
 

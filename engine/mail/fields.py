@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from . import addresses
-from .context import RecordContext
-from .jsonpath import compile_path
-from .text import fold
+from engine.mail import addresses
+from engine.mail.context import RecordContext
+from engine.mail.jsonpath import compile_path
+from engine.mail.values import fold
 
 VERDICTS = ("PASS", "FAIL", "GRAY", "PROCESSING_FAILED", "DISABLED")
 DMARC_POLICIES = ("none", "quarantine", "reject")
@@ -201,7 +201,7 @@ class FieldError(ValueError):
 
 def resolve(key: str, case_sensitive: bool) -> tuple[Source, FieldSpec | None]:
     """A condition key (`from.domain`, `header.X-Spam-Flag`, `subject`) as a value source."""
-    from .diagnostics import hint_for
+    from engine.suggest import hint_for
 
     if key.startswith(HEADER_PREFIX):
         name = key[len(HEADER_PREFIX):]

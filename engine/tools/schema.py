@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .compiler import COMBINATORS, MATCH_MODES, TEST_OPTIONS
-from .decision import DISPOSITIONS
-from .fields import FIELDS, HEADER_DOC, HEADER_PREFIX, PARTS
-from .lint import CODES
-from .loader import MODES, NAME_RE, POLICY_KEYS, RULE_KEYS, VERSIONS
-from .operators import COUNT_OPERATORS, NEGATIONS, OPERATORS
+from engine.decision import DISPOSITIONS
+from engine.lang.compiler import COMBINATORS, MATCH_MODES, TEST_OPTIONS
+from engine.lang.loader import MODES, NAME_RE, POLICY_KEYS, RULE_KEYS, VERSIONS
+from engine.mail.fields import FIELDS, HEADER_DOC, HEADER_PREFIX, PARTS
+from engine.mail.operators import COUNT_OPERATORS, NEGATIONS, OPERATORS
+from engine.tools.lint import CODES
 
 _REF = "#/$defs/"
 _SCALAR = {"type": ["string", "number", "boolean"]}

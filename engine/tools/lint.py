@@ -13,8 +13,9 @@ from typing import Any, Iterator
 
 from jsonpath_ng.ext import parse as parse_path
 
-from .diagnostics import Diagnostic, did_you_mean
-from .yamlsource import Mapping, Node, Scalar, Sequence
+from engine.lang.diagnostics import Diagnostic
+from engine.lang.yamlsource import Mapping, Node, Scalar, Sequence
+from engine.suggest import did_you_mean
 
 CODES: dict[str, str] = {
     "unreachable-rule": "an earlier enabled, enforcing rule always matches, so this rule is never tried",

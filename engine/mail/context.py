@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import addresses
+from engine.mail import addresses
 
 # SPEC 3.4: a record whose address strings exceed this in total uses the linear fallback.
 ADDRESS_BUDGET = 16 * 1024

@@ -29,7 +29,6 @@ Choices where SES is undocumented:
 """
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import re
@@ -43,8 +42,10 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-from engine.addresses import MAX_REFERENCE_LENGTH, parse_addresses
-from engine.fields import DMARC_POLICIES, VERDICTS
+from engine.mail.addresses import MAX_REFERENCE_LENGTH, parse_addresses
+from engine.mail.fields import DMARC_POLICIES, VERDICTS
+from engine.suggest import did_you_mean
+
 HEADER_FIELDS = {"from": "From", "to": "To", "cc": "Cc", "reply_to": "Reply-To", "subject": "Subject"}
 VERDICT_FIELDS = {"spf": "spfVerdict", "dkim": "dkimVerdict", "dmarc": "dmarcVerdict",
                   "spam": "spamVerdict", "virus": "virusVerdict"}
@@ -111,8 +112,8 @@ def normalize_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     clean: dict[str, Any] = {}
     for key, value in fields.items():
         if key not in FIELDS:
-            close = difflib.get_close_matches(str(key), FIELDS, n=1, cutoff=0.6)
-            hint = f" (did you mean {close[0]}?)" if close else ""
+            close = did_you_mean(str(key), FIELDS)
+            hint = f" (did you mean {close}?)" if close else ""
             raise ValueError(f"unknown event field {key!r}{hint}; fields: {', '.join(FIELDS)}")
         if value is None or value == []:
             continue

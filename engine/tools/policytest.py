@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from .decision import DISPOSITIONS
-from .diagnostics import PolicyError, did_you_mean
-from .inputs import read_inputs
-from .loader import load_policy
-from .sesevent import build_event, event_from_eml
-from .yamlsource import Mapping, Node, Scalar, Sequence, compose
+from engine.decision import DISPOSITIONS
+from engine.lang.diagnostics import PolicyError
+from engine.lang.loader import load_policy
+from engine.lang.yamlsource import Mapping, Node, Scalar, Sequence, compose
+from engine.suggest import did_you_mean
+from engine.tools.inputs import read_inputs
+from engine.mail.sesevent import build_event, event_from_eml
 
 _FILE_KEYS = {"policy", "env", "cases", "description"}
 _CASE_KEYS = {"name", "description", "event", "eml", "file", "expect"}

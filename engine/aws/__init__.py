@@ -1,0 +1,1 @@
+"""The Lambda runtime: settings, where the policy comes from, logs and metrics."""

@@ -1,0 +1,1 @@
+"""The policy language: YAML with positions, scalars, interpolation, lists, diagnostics, the loader and compiler."""
