@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine import load_policy
-from engine.tools import cli
+from engine.tools import commands
 from engine.tools.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,10 +72,16 @@ def test_help_exits_0(capsys) -> None:
 def test_an_internal_error_is_one_line_and_exit_1(monkeypatch, capsys) -> None:
     def boom(args, out):
         raise RuntimeError("simulated bug")
-    monkeypatch.setattr(cli, "cmd_schema", boom)
+    monkeypatch.setattr(commands.schema, "run", boom)
     assert run("schema")[0] == 1
     err = capsys.readouterr().err
     assert err == "ses-rules schema: internal error: RuntimeError: simulated bug\n"
+
+
+def test_version_prints_the_installed_version(capsys) -> None:
+    from importlib.metadata import version
+    assert run("--version")[0] == 0
+    assert capsys.readouterr().out == f"ses-rules {version('ses-rules')}\n"
 
 
 # --- validate -----------------------------------------------------------------------

@@ -14,9 +14,9 @@ from engine.decision import DISPOSITIONS
 from engine.lang.diagnostics import PolicyError
 from engine.lang.loader import load_policy
 from engine.lang.yamlsource import Mapping, Node, Scalar, Sequence, compose
+from engine.mail.sesevent import build_event, event_from_eml
 from engine.suggest import did_you_mean
 from engine.tools.inputs import read_inputs
-from engine.mail.sesevent import build_event, event_from_eml
 
 _FILE_KEYS = {"policy", "env", "cases", "description"}
 _CASE_KEYS = {"name", "description", "event", "eml", "file", "expect"}

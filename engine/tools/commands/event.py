@@ -1,0 +1,63 @@
+"""`ses-rules event`: print a Lambda SES event built from flags or from a raw message."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from engine.mail.fields import DMARC_POLICIES, VERDICTS
+from engine.mail.sesevent import build_event, event_from_eml, normalize_fields
+from engine.tools.output import EXIT_FINDING, EXIT_OK, UsageError, write_json
+
+HELP = "print a Lambda SES event built from flags or an .eml"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    for flag in ("from", "to", "cc", "reply-to", "recipient"):
+        parser.add_argument(f"--{flag}", action="append", metavar="ADDRESS", help="repeatable")
+    parser.add_argument("--subject")
+    parser.add_argument("--sender", metavar="ADDRESS", help="envelope MAIL FROM")
+    for verdict in ("spf", "dkim", "dmarc", "spam", "virus"):
+        parser.add_argument(f"--{verdict}", type=str.upper, choices=VERDICTS, help="default PASS")
+    parser.add_argument("--dmarc-policy", type=str.lower, choices=DMARC_POLICIES,
+                        help="with --dmarc FAIL (default none)")
+    parser.add_argument("--header", action="append", type=_header, metavar="NAME:VALUE", help="repeatable")
+    parser.add_argument("--eml", metavar="FILE", help="derive the event from a raw message (- for stdin)")
+
+
+def _header(text: str) -> str:
+    if ":" not in text or not text.split(":", 1)[0].strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME:VALUE")
+    return text
+
+
+def run(args: argparse.Namespace, out: TextIO) -> int:
+    fields = {name: getattr(args, name) for name in
+              ("from", "to", "cc", "reply_to", "recipient", "subject", "sender", "spf", "dkim", "dmarc",
+               "dmarc_policy", "spam", "virus", "header")}
+    try:
+        fields = normalize_fields(fields)
+    except ValueError as exc:   # flags that contradict each other (--dmarc-policy without --dmarc FAIL)
+        raise UsageError(str(exc)) from None
+    if args.eml is None:
+        write_json(out, build_event(fields))
+        return EXIT_OK
+    try:
+        event = event_from_eml(_read_eml(args.eml), fields)
+    except ValueError as exc:   # the file is not a mail message
+        sys.stderr.write(f"ses-rules event: {args.eml}: {exc}\n")
+        return EXIT_FINDING
+    write_json(out, event)
+    return EXIT_OK
+
+
+def _read_eml(path: str) -> bytes:
+    if path == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"--eml {path}: no such file") from None
+    except OSError as exc:
+        raise UsageError(f"--eml {path}: {exc.strerror or exc}") from None

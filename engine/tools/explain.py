@@ -1,0 +1,64 @@
+"""The explain trace as an operator reads it: each rule tried, each condition, what it saw, the outcome."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from engine.tools.output import safe
+
+
+def render_record(record: dict[str, Any], indent: str = "  ") -> list[str]:
+    """One record's trace as an operator reads it: each rule tried, each condition, the outcome."""
+    lines = []
+    for step in record.get("trace") or []:
+        mode = ", shadow" if step.get("mode") == "shadow" else ""
+        outcome = "matched" if step.get("held") else "no match"
+        lines.append(f"{indent}rule {step['rule']} ({step.get('disposition')}{mode}): {outcome}")
+        if step.get("condition") is None:
+            lines.append(f"{indent}  [yes] no `when`: always matches")
+        else:
+            lines.extend(_render_condition(step["condition"], indent + "  "))
+    errors = record.get("errors") or []
+    lines.extend(f"{indent}error: {safe(error)}" for error in errors)
+    outcome = record.get("disposition")
+    if record.get("rule"):
+        lines.append(f"{indent}=> {outcome}: rule {record['rule']} decided")
+    elif errors:
+        lines.append(f"{indent}=> {outcome}: on_error applied")
+    else:
+        lines.append(f"{indent}=> {outcome}: no rule decided, the policy default applied")
+    if record.get("shadow"):
+        lines.append(f"{indent}   shadow rules that matched: {', '.join(record['shadow'])}")
+    return lines
+
+
+def _mark(node: dict[str, Any]) -> str:
+    return "[yes]" if node.get("held") else "[no] "
+
+
+def _render_condition(node: dict[str, Any], indent: str) -> list[str]:
+    """A condition trace node (see engine/compiler.py `explain`) and its children."""
+    deeper = indent + "      "
+    if "test" in node:
+        checks = ", ".join(f"{c['op']} {_values_text(c.get('arg'))} ({'yes' if c.get('held') else 'no'})"
+                           for c in node.get("checks", []))
+        every = " (match: all, every value must)" if node.get("match") == "all" else ""
+        return [f"{indent}{_mark(node)} {node['test']} saw {_values_text(node.get('values'))}{every}: {checks}"]
+    for key in ("all", "any"):
+        if key in node:
+            lines = [f"{indent}{_mark(node)} {key} of:"]
+            for child in node[key]:
+                lines.extend(_render_condition(child, deeper))
+            return lines
+    if "not" in node:
+        return [f"{indent}{_mark(node)} not:"] + _render_condition(node["not"], deeper)
+    if "condition" in node:
+        return [f"{indent}{_mark(node)} condition {node['condition']}:"] + _render_condition(node["then"], deeper)
+    return [f"{indent}{_mark(node)} {_values_text(node)}"]
+
+
+def _values_text(values: Any) -> str:
+    if values == []:
+        return "nothing"
+    text = json.dumps(values, ensure_ascii=False)
+    return text if len(text) <= 200 else text[:197] + "..."
