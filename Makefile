@@ -28,7 +28,7 @@ package: install
 	$(BIN)/python scripts/package.py
 
 fuzz: install
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -m fuzz tests
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -m fuzz --timeout=3600 tests
 
 schema: install
 	$(BIN)/ses-rules schema > docs/policy.schema.json
