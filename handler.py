@@ -16,7 +16,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from engine.aws import telemetry
+from engine.aws import telemetry, tracing
 from engine.aws.policysource import PolicySource
 from engine.aws.settings import Settings
 from engine.decision import DISPOSITIONS
@@ -27,6 +27,7 @@ NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "SesRules"
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+tracer = tracing.tracer(SERVICE)      # None unless the X-Ray SDK is packaged and tracing is on
 _source: PolicySource | None = None   # one per execution environment, made at its first invocation
 
 
@@ -57,7 +58,8 @@ def _handle(event: Any, context: Any) -> dict[str, str]:
     return {"disposition": disposition if disposition in DISPOSITIONS else settings.on_error}
 
 
-_handle_in_context = logger.inject_lambda_context(clear_state=True)(_handle)
+# Inside lambda_handler's guard: whatever the tracer does, SES gets an answer.
+_handle_in_context = tracing.capture(tracer, logger.inject_lambda_context(clear_state=True)(_handle))
 
 
 def _decide(event: Any, source: PolicySource) -> tuple[dict[str, Any], str]:
