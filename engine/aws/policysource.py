@@ -52,7 +52,8 @@ class PolicySource:
             self._refresh()
         if self.policy is None and not self._file_tried:
             self._file_tried = True
-            self._load(f"file:{self.settings.policy_file}", lambda: load_policy(self.settings.policy_file))
+            self._load(f"file:{self.settings.policy_file}",
+                       lambda: load_policy(self.settings.policy_file, environ=self.settings.policy_environ))
         return self.policy
 
     def describe(self) -> dict[str, Any]:
@@ -86,7 +87,8 @@ class PolicySource:
 
     def _load_text(self, text: str) -> Policy:
         # `{file: ...}` lists in an SSM policy resolve beside the bundled policy file.
-        return load_policy_text(text, base_dir=str(self.settings.policy_file.parent))
+        return load_policy_text(text, base_dir=str(self.settings.policy_file.parent),
+                                environ=self.settings.policy_environ)
 
     def _load(self, origin: str, load: Callable[[], Policy]) -> bool:
         try:
