@@ -239,3 +239,14 @@ def test_policy_environment_reaches_the_deciding_function_as_json() -> None:
     assert json.loads(Stack().env("Function")["POLICY_ENVIRONMENT"]) == {}
     given = json.dumps({"MAIL_SOURCE": "a@example.com,b.example", "MAIL_SUBJECTS": "CASE-;ALARM"})
     assert Stack(PolicyEnvironment=given).env("Function")["POLICY_ENVIRONMENT"] == given
+
+
+@pytest.mark.parametrize("parameter, good, bad", [
+    ("ForwardFrom", ["", "forwarder@mail.example.com"], ["forwarder", "a@b@c", "a@b.example,c@d.example"]),
+    ("BounceSender", ["", "postmaster@example.com"], ["postmaster@", "a b@example.com"]),
+    ("PolicyEnvironment", ["{}", '{"MAIL_SOURCE": "a@example.com"}'], ["", "MAIL_SOURCE=a", '["x"]']),
+])
+def test_parameters_refuse_what_cannot_work(parameter: str, good: list, bad: list) -> None:
+    pattern = Stack().template["Parameters"][parameter]["AllowedPattern"]
+    assert all(re.fullmatch(pattern, value) for value in good)
+    assert not any(re.fullmatch(pattern, value) for value in bad)
