@@ -270,3 +270,9 @@ def test_control_characters_in_names_never_reach_the_terminal(tmp_path: Path) ->
     (tmp_path / "evil\x1b[31m.json").write_text('{"Records": "nope"}')
     code, out = run("dry-run", "--explain", DEFAULT, str(tmp_path))
     assert code == 1 and "\x1b" not in out and "evil\\x1b[31m.json" in out
+
+
+def test_dmarc_policy_without_dmarc_fail_names_the_flag(capsys) -> None:
+    assert run("event", "--dmarc-policy", "reject")[0] == 2
+    err = capsys.readouterr().err
+    assert "add --dmarc FAIL" in err and "dmarc: FAIL" not in err
