@@ -6,8 +6,11 @@ to a terminal while the bar is up go through ``write`` so the bar does not tear 
 """
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any, TextIO
+
+DEFAULT_SIZE = (80, 24)   # a terminal that reports no size (0 x 0) gets this; tqdm would hide the bar
 
 
 class Progress:
@@ -22,7 +25,8 @@ class Progress:
                 from tqdm import tqdm
             except ImportError:   # the CLI extra is not installed: no bar, same output
                 return
-            self._bar = tqdm(total=total, file=err, unit=" inputs", leave=False, dynamic_ncols=True)
+            columns, lines = _size(err)
+            self._bar = tqdm(total=total, file=err, unit=" inputs", leave=False, ncols=columns, nrows=lines)
 
     def write(self, text: str) -> None:
         """Output text now (flushed, so a pipe sees each row as it is decided)."""
@@ -49,6 +53,14 @@ class Progress:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _size(stream: TextIO) -> tuple[int, int]:
+    try:
+        size = os.get_terminal_size(stream.fileno())
+    except (AttributeError, ValueError, OSError):
+        return DEFAULT_SIZE
+    return size.columns or DEFAULT_SIZE[0], size.lines or DEFAULT_SIZE[1]
 
 
 def _is_terminal(stream: TextIO) -> bool:

@@ -39,8 +39,9 @@ def summary_line(summary: dict[str, int], shown: int | None) -> str:
 class TextReport:
     """The table, one line per row as it comes; with ``explain``, each trace as it comes, then the table."""
 
-    def __init__(self, progress: Progress, policy: Policy, labels: Sequence[str], explain: bool) -> None:
-        self.progress, self.policy, self.explain = progress, policy, explain
+    def __init__(self, progress: Progress, policy: Policy, labels: Sequence[str], explain: bool,
+                 rows: bool = True) -> None:
+        self.progress, self.policy, self.explain, self.rows = progress, policy, explain, rows
         names = [rule.name for rule in policy.rules]
         shadows = [rule.name for rule in policy.rules if rule.mode == "shadow"]
         self.widths = [max([len(HEADERS[0]), *(len(safe(label)) for label in labels)]),
@@ -50,7 +51,7 @@ class TextReport:
 
     def start(self) -> None:
         self.progress.write(f"policy {self.policy.name} (revision {self.policy.revision})\n")
-        if self.explain:
+        if self.explain or not self.rows:
             return
         self.progress.write(self._line(HEADERS))
 

@@ -120,7 +120,7 @@ def _filter(args: argparse.Namespace, policy: Policy) -> Any:
 def _report(args: argparse.Namespace, progress: Progress, policy: Policy, labels: list[str]) -> Any:
     if args.format == "json":
         return JsonReport(progress, policy, rows=not args.summary)
-    return TextReport(progress, policy, labels, args.explain and not args.summary)
+    return TextReport(progress, policy, labels, args.explain and not args.summary, rows=not args.summary)
 
 
 def _load_failure(args: argparse.Namespace, out: TextIO, diagnostics: list[Diagnostic]) -> int:
