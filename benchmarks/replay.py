@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 from tests.s3server import archive_objects, aws_env, moto_server, put_all, s3_client
@@ -28,10 +29,11 @@ DIFF_TARGET = 2.0
 def _seconds(argv: list[str], env: dict[str, str] | None = None) -> float:
     started = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "engine", *argv], cwd=ROOT, env=env, timeout=1800,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
-        raise RuntimeError(f"ses-rules {argv[0]} failed: {result.stderr.strip()}")
+        tail = (result.stdout.strip().splitlines() or [""])[-3:]
+        raise RuntimeError(f"ses-rules {argv[0]} failed: {result.stderr.strip()} {' / '.join(tail)}")
     return elapsed
 
 
@@ -50,9 +52,10 @@ def run(quick: bool = False) -> tuple[list[Row], dict]:
         for _ in range(rounds):
             dry.append(_seconds(["dry-run", "--jobs", "16", str(POLICY), local]))
             diff.append(_seconds(["diff", "--jobs", "16", str(POLICY), str(new), local]))
+        bucket = f"bench-archive-{uuid.uuid4().hex[:12]}"   # moto's state is per process: a bucket of our own
         with moto_server() as endpoint:
-            put_all(s3_client(endpoint), "archive", objects)
-            s3 = [_seconds(["dry-run", "--jobs", "16", str(POLICY), "s3://archive/inbound/"], aws_env(endpoint))
+            put_all(s3_client(endpoint), bucket, objects)
+            s3 = [_seconds(["dry-run", "--jobs", "16", str(POLICY), f"s3://{bucket}/inbound/"], aws_env(endpoint))
                   for _ in range(rounds)]
     overhead = ratio(diff, dry)
     rows = [

@@ -9,6 +9,7 @@ import json
 import random
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,8 @@ SPECIAL = [("inbound/AMAZON_SES_SETUP_NOTIFICATION", b"Subject: Amazon SES Setup
            ("inbound/zz-encrypted", b"\x93\x11binary-ciphertext", ENCRYPTED_META)]
 SKIPPED = {"inbound/AMAZON_SES_SETUP_NOTIFICATION", "inbound/folder/"}
 TIMEOUT = 240
+RUN = uuid.uuid4().hex[:8]           # moto's state is per process: buckets of this module's own
+ARCHIVE, SMALL, WORK = f"archive-{RUN}", f"small-{RUN}", f"results-{RUN}"
 
 
 @pytest.fixture(scope="module")
@@ -62,28 +65,28 @@ def new_policy(tmp_path: Path) -> Path:
 def test_dry_run_streams_2000_objects_in_key_order_while_one_is_deleted(endpoint):
     s3 = s3_client(endpoint)
     objects = archive_objects(2000 - len(SPECIAL)) + SPECIAL
-    put_all(s3, "archive", objects)
+    put_all(s3, ARCHIVE, objects)
     keys = sorted(key for key, _, _ in objects)
-    expected = [f"s3://archive/{k}" for k in keys if k not in SKIPPED]
+    expected = [f"s3://{ARCHIVE}/{k}" for k in keys if k not in SKIPPED]
     seen_at, doomed = keys[1000], keys[1500]
-    proc = cli("dry-run", DEFAULT, "s3://archive/inbound/", endpoint=endpoint)
+    proc = cli("dry-run", DEFAULT, f"s3://{ARCHIVE}/inbound/", endpoint=endpoint)
     lines, deleted_after = [], None
     for line in proc.stdout:                     # rows arrive while the run goes on
         lines.append(line.rstrip("\n"))
-        if line.startswith(f"s3://archive/{seen_at} "):
-            s3.delete_object(Bucket="archive", Key=doomed)
+        if line.startswith(f"s3://{ARCHIVE}/{seen_at} "):
+            s3.delete_object(Bucket=ARCHIVE, Key=doomed)
             deleted_after = len(lines)
     code, _, err = finish(proc)
     assert code == 1, err                          # unreadable objects: exit 1
     assert deleted_after is not None and proc.returncode is not None
     rows = {line.split()[0]: line for line in lines[2:] if line.startswith("s3://")}
     assert [line.split()[0] for line in lines if line.startswith("s3://")] == expected
-    assert "no such object (deleted since it was listed?)" in rows[f"s3://archive/{doomed}"]
-    assert "client-side encryption" in rows["s3://archive/inbound/zz-encrypted"]
+    assert "no such object (deleted since it was listed?)" in rows[f"s3://{ARCHIVE}/{doomed}"]
+    assert "client-side encryption" in rows[f"s3://{ARCHIVE}/inbound/zz-encrypted"]
     for name in ("zz-image.png", "zz-data.json", "zz-notes.txt"):
-        assert "UNREADABLE" in rows[f"s3://archive/inbound/{name}"]
-    assert rows["s3://archive/inbound/000007"].split()[1:3] == ["STOP_RULE_SET", "drop-spam"]   # SES said FAIL
-    assert "verdicts assumed PASS" in rows["s3://archive/inbound/000070"]                     # no SES block
+        assert "UNREADABLE" in rows[f"s3://{ARCHIVE}/inbound/{name}"]
+    assert rows[f"s3://{ARCHIVE}/inbound/000007"].split()[1:3] == ["STOP_RULE_SET", "drop-spam"]   # SES said FAIL
+    assert "verdicts assumed PASS" in rows[f"s3://{ARCHIVE}/inbound/000070"]                     # no SES block
     assert lines[-1].startswith(f"{len(expected)} inputs: ") and lines[-1].endswith("unreadable 5, skipped 2")
     assert err == ""                                # piped: no progress bar
 
@@ -99,17 +102,17 @@ def test_an_unlistable_archive_is_one_clear_row(endpoint):
 def small_archive(endpoint):
     s3 = s3_client(endpoint)
     objects = archive_objects(150) + SPECIAL
-    put_all(s3, "small", objects)
+    put_all(s3, SMALL, objects)
     return s3, sorted(key for key, _, _ in objects)
 
 
 def upload_bundles(s3, tmp_path: Path) -> dict[str, str]:
-    s3.create_bucket(Bucket="results")
+    s3.create_bucket(Bucket=WORK)
     found = {}
     for side, path in (("Old", DEFAULT), ("New", str(new_policy(tmp_path)))):
         bundle = make_bundle(path)
-        s3.put_object(Bucket="results", Key=f"bundles/{side}.json", Body=json.dumps(bundle).encode())
-        found[f"{side}Bundle"], found[f"{side}Revision"] = f"s3://results/bundles/{side}.json", bundle["revision"]
+        s3.put_object(Bucket=WORK, Key=f"bundles/{side}.json", Body=json.dumps(bundle).encode())
+        found[f"{side}Bundle"], found[f"{side}Revision"] = f"s3://{WORK}/bundles/{side}.json", bundle["revision"]
     return found
 
 
@@ -120,23 +123,23 @@ def worker_event(batch_input: dict, keys: list[str]) -> dict:
 @pytest.mark.timeout(TIMEOUT)
 def test_diff_results_of_the_worker_equal_the_local_diff(endpoint, small_archive, tmp_path):
     s3, keys = small_archive
-    batch_input = {"Bucket": "small", "ResultsPrefix": "s3://results/run-1/", **upload_bundles(s3, tmp_path)}
+    batch_input = {"Bucket": SMALL, "ResultsPrefix": f"s3://{WORK}/run-1/", **upload_bundles(s3, tmp_path)}
     batches = [keys[i:i + 25] for i in range(0, len(keys), 25)]
     random.Random(7).shuffle(batches)              # the map finishes batches in any order
     answers = [run_batch(worker_event(batch_input, batch), s3=s3) for batch in batches]
     assert sum(a["rows"] for a in answers) == len(keys)
     rerun = run_batch(worker_event(batch_input, batches[0]), s3=s3)   # a retried batch overwrites itself
     assert rerun["results"] == answers[0]["results"]
-    listed = s3.list_objects_v2(Bucket="results", Prefix="run-1/")["KeyCount"]
+    listed = s3.list_objects_v2(Bucket=WORK, Prefix="run-1/")["KeyCount"]
     assert listed == len(batches)
     new = str(tmp_path / "default.yaml")
     for fmt in ("json", "text"):
-        local = finish(cli("diff", "--format", fmt, "--limit", "0", DEFAULT, new, "s3://small/inbound/",
+        local = finish(cli("diff", "--format", fmt, "--limit", "0", DEFAULT, new, f"s3://{SMALL}/inbound/",
                            endpoint=endpoint))
-        remote = finish(cli("diff", "--format", fmt, "--limit", "0", "--results", "s3://results/run-1/",
+        remote = finish(cli("diff", "--format", fmt, "--limit", "0", "--results", f"s3://{WORK}/run-1/",
                             DEFAULT, new, endpoint=endpoint))
         assert local == remote, (local[2], remote[2])
-    code, out, _ = finish(cli("diff", "--format", "json", DEFAULT, new, "s3://small/inbound/", endpoint=endpoint))
+    code, out, _ = finish(cli("diff", "--format", "json", DEFAULT, new, f"s3://{SMALL}/inbound/", endpoint=endpoint))
     data = json.loads(out)
     assert code == 1 and data["skipped"] == 2 and data["unreadable"] == 4
     assert data["inputs"] == len(keys) - 2
@@ -146,27 +149,27 @@ def test_diff_results_of_the_worker_equal_the_local_diff(endpoint, small_archive
 
 def test_results_from_two_runs_under_one_prefix_are_refused(endpoint, small_archive, tmp_path):
     s3, keys = small_archive
-    batch_input = {"Bucket": "small", "ResultsPrefix": "s3://results/mixed/", **upload_bundles(s3, tmp_path)}
+    batch_input = {"Bucket": SMALL, "ResultsPrefix": f"s3://{WORK}/mixed/", **upload_bundles(s3, tmp_path)}
     run_batch(worker_event(batch_input, keys[:10]), s3=s3)
     swapped = dict(batch_input, OldBundle=batch_input["NewBundle"], OldRevision=batch_input["NewRevision"])
     run_batch(worker_event(swapped, keys[10:20]), s3=s3)
-    code, out, _ = finish(cli("diff", "--results", "s3://results/mixed/", endpoint=endpoint))
+    code, out, _ = finish(cli("diff", "--results", f"s3://{WORK}/mixed/", endpoint=endpoint))
     assert code == 1 and "one results prefix per run" in out
 
 
 def test_worker_checks_bundle_revisions_and_its_input(endpoint, small_archive, tmp_path):
     s3, keys = small_archive
-    batch_input = {"Bucket": "small", "ResultsPrefix": "s3://results/checked/", **upload_bundles(s3, tmp_path)}
+    batch_input = {"Bucket": SMALL, "ResultsPrefix": f"s3://{WORK}/checked/", **upload_bundles(s3, tmp_path)}
     with pytest.raises(BundleError, match="was expected"):
         run_batch(worker_event(dict(batch_input, NewRevision="000000000000"), keys[:3]), s3=s3)
-    tampered = json.loads(s3.get_object(Bucket="results", Key="bundles/New.json")["Body"].read())
+    tampered = json.loads(s3.get_object(Bucket=WORK, Key="bundles/New.json")["Body"].read())
     tampered["policy"] = tampered["policy"].replace("STOP_RULE\n", "CONTINUE\n")
-    s3.put_object(Bucket="results", Key="bundles/tampered.json", Body=json.dumps(tampered).encode())
+    s3.put_object(Bucket=WORK, Key="bundles/tampered.json", Body=json.dumps(tampered).encode())
     with pytest.raises(BundleError, match="it claims"):
-        run_batch(worker_event(dict(batch_input, NewBundle="s3://results/bundles/tampered.json",
+        run_batch(worker_event(dict(batch_input, NewBundle=f"s3://{WORK}/bundles/tampered.json",
                                     NewRevision=None), keys[:3]), s3=s3)
     with pytest.raises(BundleError, match="no such object"):
-        run_batch(worker_event(dict(batch_input, OldBundle="s3://results/bundles/none.json"), keys[:3]), s3=s3)
+        run_batch(worker_event(dict(batch_input, OldBundle=f"s3://{WORK}/bundles/none.json"), keys[:3]), s3=s3)
     with pytest.raises(BatchError, match="ResultsPrefix"):
         run_batch(worker_event({k: v for k, v in batch_input.items() if k != "ResultsPrefix"}, keys[:3]), s3=s3)
     with pytest.raises(BatchError, match="Distributed Map batch"):

@@ -75,50 +75,62 @@ def _properties(words: list[str]) -> dict[str, str]:
 
 def _items(value: str) -> list[tuple[list[str], list[str]]]:
     """Split at `;` outside comments and quotes; each item as (words, top-level comments)."""
-    items: list[tuple[list[str], list[str]]] = []
-    words: list[str] = []
-    comments: list[str] = []
-    word: list[str] = []
-    comment: list[str] = []
-    depth, quoted, escaped = 0, False, False
+    scanner = _Scanner()
     for char in value:
-        if escaped:
-            (comment if depth else word).append(char)
-            escaped = False
-        elif char == "\\" and (quoted or depth):
-            escaped = True
-        elif quoted:
-            quoted = char != '"'
-            if quoted:
-                word.append(char)
-        elif char == "(":
-            depth += 1
-            if depth > 1:
-                comment.append(char)
-        elif char == ")" and depth:
-            depth -= 1
-            if depth:
-                comment.append(char)
-            else:
-                comments.append(" ".join("".join(comment).split()))
-                comment = []
-        elif depth:
-            comment.append(char)
+        scanner.feed(char)
+    return scanner.finish()
+
+
+class _Scanner:
+    """One character at a time: the state of a comment (nesting depth), a quoted string, a word."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[list[str], list[str]]] = []
+        self.words: list[str] = []
+        self.comments: list[str] = []
+        self.word: list[str] = []
+        self.comment: list[str] = []
+        self.depth, self.quoted, self.escaped = 0, False, False
+
+    def feed(self, char: str) -> None:
+        if self.escaped:
+            (self.comment if self.depth else self.word).append(char)
+            self.escaped = False
+        elif char == "\\" and (self.quoted or self.depth):
+            self.escaped = True
+        elif self.quoted:
+            self.quoted = char != '"'
+            if self.quoted:
+                self.word.append(char)
+        elif char in "()" and (char == "(" or self.depth):
+            self._paren(char)
+        elif self.depth:
+            self.comment.append(char)
         elif char == '"':
-            quoted = True
+            self.quoted = True
         elif char == ";" or char.isspace():
-            if word:
-                words.append("".join(word))
-                word = []
-            if char == ";":
-                items.append((words, comments))
-                words, comments = [], []
+            self._end_word(item=char == ";")
         else:
-            word.append(char)
-    if word:
-        words.append("".join(word))
-    if depth and comment:
-        comments.append(" ".join("".join(comment).split()))
-    if words or comments:
-        items.append((words, comments))
-    return items
+            self.word.append(char)
+
+    def _paren(self, char: str) -> None:
+        self.depth += 1 if char == "(" else -1
+        if self.depth > 1 or (char == ")" and self.depth):
+            self.comment.append(char)
+        elif char == ")":
+            self.comments.append(" ".join("".join(self.comment).split()))
+            self.comment = []
+
+    def _end_word(self, item: bool) -> None:
+        if self.word:
+            self.words.append("".join(self.word))
+            self.word = []
+        if item:
+            self.items.append((self.words, self.comments))
+            self.words, self.comments = [], []
+
+    def finish(self) -> list[tuple[list[str], list[str]]]:
+        if self.depth and self.comment:
+            self.comments.append(" ".join("".join(self.comment).split()))
+        self._end_word(item=bool(self.words or self.comments or self.word))
+        return self.items
