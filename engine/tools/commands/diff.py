@@ -14,6 +14,7 @@ import argparse
 import sys
 from functools import partial
 from itertools import chain
+from pathlib import Path
 from typing import Any, TextIO
 
 from engine.policy import Policy
@@ -151,7 +152,6 @@ def _identity(policy: Policy) -> dict[str, str]:
 
 
 def _exist(paths: list[str]) -> None:
-    from pathlib import Path
     for path in paths:
         if not Path(path).is_file():
             raise UsageError(f"{path}: no such policy file")
