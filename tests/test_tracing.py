@@ -37,15 +37,19 @@ print("RESULT " + json.dumps({"answer": answer, "sdk_loaded": "aws_xray_sdk" in 
 '''
 
 
-@pytest.mark.parametrize("disabled, sdk, expected", [
-    ("true", "json", False), ("1", "json", False), ("false", "json", True), (None, "json", True),
-    ("false", "no_such_xray_sdk", False)])
-def test_tracing_is_wanted_only_with_the_sdk_and_not_disabled(monkeypatch, disabled, sdk, expected) -> None:
+@pytest.mark.parametrize("disabled, sdk, task_root, expected", [
+    ("true", "json", "/var/task", False), ("1", "json", "/var/task", False),
+    ("false", "json", "/var/task", True), (None, "json", "/var/task", True),
+    ("false", "no_such_xray_sdk", "/var/task", False), ("false", "json", None, False)])
+def test_tracing_is_wanted_only_in_lambda_with_the_sdk_and_not_disabled(monkeypatch, disabled, sdk, task_root,
+                                                                        expected) -> None:
     monkeypatch.setattr(tracing, "SDK", sdk)
-    if disabled is None:
-        monkeypatch.delenv(tracing.DISABLED_ENV, raising=False)
-    else:
-        monkeypatch.setenv(tracing.DISABLED_ENV, disabled)
+    monkeypatch.delenv("AWS_SAM_LOCAL", raising=False)
+    for name, value in ((tracing.DISABLED_ENV, disabled), ("LAMBDA_TASK_ROOT", task_root)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
     assert tracing.wanted() is expected
 
 
@@ -63,12 +67,13 @@ def test_tracing_build_adds_the_tracing_extra_and_only_then() -> None:
     assert [r.split(">")[0] for r in package.tracing_requirements(True)] == ["aws-xray-sdk"]
 
 
-@pytest.mark.parametrize("disabled", ["true", "false"])
-def test_default_handler_imports_nothing_of_the_tracer(disabled: str) -> None:
-    """The dev install has no X-Ray SDK, like the default zip: no Tracer, and the SDK is never imported."""
+@pytest.mark.parametrize("env", [{tracing.DISABLED_ENV: "true", "LAMBDA_TASK_ROOT": str(ROOT)},
+                                 {tracing.DISABLED_ENV: "false"}], ids=["disabled", "outside-lambda"])
+def test_without_tracing_the_handler_makes_no_tracer_and_imports_no_sdk(env: dict) -> None:
+    """Whether or not the X-Ray SDK is installed (moto's server extra brings it into the dev venv)."""
     probe = "import sys, handler; print(handler.tracer is not None, 'aws_xray_sdk' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT,
-                            env={"PATH": "/usr/bin:/bin", tracing.DISABLED_ENV: disabled}, timeout=60)
+                            env={"PATH": "/usr/bin:/bin", **env}, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "False"]
 

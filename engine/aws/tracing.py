@@ -25,8 +25,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def wanted() -> bool:
-    """Tracing is not disabled and the X-Ray SDK is importable."""
+    """In Lambda, tracing not disabled, and the X-Ray SDK importable.
+
+    Outside Lambda (no LAMBDA_TASK_ROOT, or `sam local`) Powertools would make a
+    disabled Tracer after importing the SDK; local runs and benchmarks skip both.
+    """
     if os.environ.get(DISABLED_ENV, "false").strip().lower() in _TRUTHY:
+        return False
+    if not os.environ.get("LAMBDA_TASK_ROOT") or os.environ.get("AWS_SAM_LOCAL"):
         return False
     return importlib.util.find_spec(SDK) is not None
 
