@@ -10,6 +10,7 @@ from typing import Mapping as TMapping
 
 from engine.conditions import Condition, nesting
 from engine.decision import DISPOSITIONS
+from engine.lang.actions import ActionReader
 from engine.lang.compiler import ConditionCompiler
 from engine.lang.diagnostics import Collector, Diagnostic, PolicyError
 from engine.lang.interpolation import Interpolator
@@ -19,7 +20,7 @@ from engine.lang.yamlsource import MAX_POLICY_BYTES, Mapping, Node, Scalar, comp
 from engine.policy import Policy, Rule
 
 POLICY_KEYS = ("version", "name", "description", "default", "on_error", "lists", "conditions", "rules")
-RULE_KEYS = ("name", "description", "when", "disposition", "enabled", "mode", "lint")
+RULE_KEYS = ("name", "description", "when", "disposition", "actions", "enabled", "mode", "lint")
 MODES = ("enforce", "shadow")
 VERSIONS = ("1",)
 NAME_RE = re.compile(r"[A-Za-z0-9_.-]+\Z")
@@ -88,6 +89,7 @@ class _PolicyBuilder:
         named_nodes = self._named_condition_nodes()
         compiler = ConditionCompiler(reader, lists, named_nodes)
         conditions = self._compile_named(compiler, named_nodes)
+        self.actions = ActionReader(reader, compiler, lists)
         rules = self._rules(compiler)
         compiler.resolve_refs(conditions)
         for rule in rules:
@@ -206,23 +208,27 @@ class _PolicyBuilder:
                              f"rule name {name!r} is already used (line {seen[name].line})", "rule names are unique")
             elif name is not None:
                 seen[name] = mapping.get("name")  # type: ignore[assignment]
-        if mapping.get("disposition") is None:
-            reader.error(mapping, "missing-key", f"rule {name or ''} has no disposition".replace("  ", " "),
-                         "add disposition: CONTINUE, STOP_RULE or STOP_RULE_SET")
-            disposition = None
-        else:
+        actions_node = mapping.get("actions")
+        actions = () if actions_node is None else self.actions.read(actions_node, name or "")
+        disposition = None
+        if mapping.get("disposition") is not None:
             disposition = reader.choice(mapping.get("disposition"), "disposition", DISPOSITIONS)
+        elif actions_node is None:
+            reader.error(mapping, "missing-key", f"rule {name or ''} has neither disposition nor actions".replace("  ", " "),
+                         "add disposition: CONTINUE, STOP_RULE or STOP_RULE_SET (or actions: a routing rule)")
         enabled = True if mapping.get("enabled") is None else reader.boolean(mapping.get("enabled"), "enabled")
         mode = "enforce" if mapping.get("mode") is None else reader.choice(mapping.get("mode"), "mode", MODES)
         description = None if mapping.get("description") is None else reader.text(mapping.get("description"), "description")
         ignore = self._lint_ignore(mapping.get("lint"))
         when = mapping.get("when")
         condition = None if when is None else compiler.condition(when, "when")
-        if None in (name, disposition, enabled, mode) or (when is not None and condition is None):
+        if None in (name, enabled, mode, actions) or (when is not None and condition is None) \
+                or (disposition is None and actions_node is None) \
+                or (disposition is None and mapping.get("disposition") is not None):
             return None
         return Rule(name=name, disposition=disposition, condition=condition, mode=mode,  # type: ignore[arg-type]
                     enabled=enabled, description=description, lint_ignore=ignore,  # type: ignore[arg-type]
-                    line=mapping.line, col=mapping.col)
+                    line=mapping.line, col=mapping.col, actions=actions)  # type: ignore[arg-type]
 
     def _lint_ignore(self, node: Node | None) -> tuple[str, ...]:
         if node is None:
