@@ -24,13 +24,17 @@ class ActionQueue:
     """The deciding function's side: one SQS message per record with actions."""
 
     def __init__(self, url: str, client: Any = None) -> None:
-        if client is None:
-            import boto3
-            from botocore.config import Config
-
-            client = boto3.client("sqs", config=Config(**QUEUE_CLIENT))
         self.url = url
         self.client = client
+        self.error: str | None = None
+        if client is None:
+            try:
+                import boto3
+                from botocore.config import Config
+
+                self.client = boto3.client("sqs", config=Config(**QUEUE_CLIENT))
+            except Exception as exc:  # noqa: BLE001 - a bad setting must not stop the function answering SES
+                self.error = f"no SQS client: {type(exc).__name__}: {exc}"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> ActionQueue | None:
@@ -39,6 +43,8 @@ class ActionQueue:
         return cls(url) if url else None
 
     def send(self, body: str) -> None:
+        if self.error:
+            raise RuntimeError(self.error)
         self.client.send_message(QueueUrl=self.url, MessageBody=body)
 
 
@@ -55,7 +61,7 @@ def queue_actions(queue: ActionQueue | None, event: Any, result: dict[str, Any],
             continue
         try:
             queue.send(to_message(event["Records"][index], result.get("policy") or {}, record, actions))
-        except Exception:  # noqa: BLE001 - SES's answer must not depend on the queue
+        except Exception:  # noqa: BLE001 - SES's answer must not depend on the queue (nor on a bad record)
             logger.exception("actions not queued", extra={"actions": len(actions)})
             telemetry.count(metrics, service, "ActionsNotQueued")
         else:

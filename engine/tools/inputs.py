@@ -36,6 +36,7 @@ class Input:
     label: str
     event: dict | None
     error: str | None = None
+    raw: bytes | None = None     # the message itself, for a raw-message input (what `--render` rewrites)
 
 
 def read_inputs(args: Sequence[str], stdin: BinaryIO | None = None) -> Iterator[Input]:
@@ -64,7 +65,7 @@ def read_input(label: str, data: bytes, kind: str) -> Input:
         event = _from_json(data) if kind == "json" else event_from_eml(data)
     except ValueError as exc:
         return Input(label, None, str(exc))
-    return Input(label, event)
+    return Input(label, event, raw=data if kind == "eml" else None)
 
 
 def to_lambda_event(obj: Any) -> dict:

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any, TextIO
 
+from engine.actions.registry import preview
 from engine.decision import DISPOSITIONS
 from engine.lang.diagnostics import Diagnostic
 from engine.tools.explain import render_record
 from engine.tools.inputs import read_inputs
+from engine.tools.render import PLACEHOLDER_FROM, render_forwards
 from engine.tools.output import (
     EXIT_FINDING,
     EXIT_OK,
@@ -28,6 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="Lambda SES event .json, SNS notification, .eml, a directory, or - for stdin")
     parser.add_argument("--explain", action="store_true", help="show how every rule and condition decided")
+    parser.add_argument("--render", metavar="DIR", type=Path,
+                        help="write each message a forward would send, byte for byte, to DIR/<input>.<n>.eml")
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
@@ -38,12 +43,14 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     for item in read_inputs(args.inputs):
         if item.event is None:
             results.append({"input": item.label, "disposition": None, "rule": None, "shadow": [],
-                            "errors": [item.error or "unreadable"], "unreadable": True})
+                            "errors": [item.error or "unreadable"], "actions": [], "unreadable": True})
             continue
         decision = policy.evaluate(item.event, explain=args.explain).to_dict()
-        row = {"input": item.label, **{k: decision[k] for k in ("disposition", "rule", "shadow", "errors")}}
+        row = {"input": item.label, **{k: decision[k] for k in ("disposition", "rule", "shadow", "errors", "actions")}}
         if args.explain:
             row["records"] = decision["records"]
+        if args.render and item.raw is not None and row["actions"]:
+            row["rendered"] = render_forwards(item.raw, item.label, item.event, row["actions"], args.render)
         results.append(row)
     summary: dict[str, int] = {d: 0 for d in reversed(DISPOSITIONS)}   # most restrictive first
     summary["unreadable"] = 0
@@ -87,11 +94,27 @@ def _dry_run_text(out: TextIO, policy: Any, results: list[dict[str, Any]], summa
     rows = []
     for row in results:
         if row["disposition"] is None:
-            rows.append([safe(row["input"]), "UNREADABLE", "-", "-", safe(row["errors"][0])])
+            rows.append([safe(row["input"]), "UNREADABLE", "-", "-", "-", safe(row["errors"][0])])
         else:
             rows.append([safe(row["input"]), row["disposition"], rule_label(row["rule"], row["errors"]),
-                         ",".join(row["shadow"]) or "-", safe("; ".join(row["errors"]))])
-    out.write("\n".join(line.rstrip() for line in table(["INPUT", "DISPOSITION", "RULE", "SHADOW", "NOTE"], rows)))
+                         ",".join(row["shadow"]) or "-", safe("; ".join(map(preview, row["actions"]))) or "-",
+                         safe("; ".join(row["errors"]))])
+    headers = ["INPUT", "DISPOSITION", "RULE", "SHADOW", "ACTIONS", "NOTE"]
+    out.write("\n".join(line.rstrip() for line in table(headers, rows)))
+    _rendered_text(out, results)
     total = len(results)
     counts = ", ".join(f"{k} {v}" for k, v in summary.items() if v or k != "unreadable")
     out.write(f"\n\n{total} input{'s' if total != 1 else ''}: {counts}\n")
+
+
+def _rendered_text(out: TextIO, results: list[dict[str, Any]]) -> None:
+    """What --render wrote, one line per planned forward."""
+    lines = []
+    for row in results:
+        for entry in row.get("rendered") or []:
+            where = entry.get("file") or entry.get("outcome")
+            lines.append(f"{safe(row['input'])}: forward ({entry['rule']}) from {entry['from']} -> {safe(where)}")
+    if lines:
+        if any(PLACEHOLDER_FROM in line for line in lines):
+            lines.append(f"(FORWARD_FROM is not set: {PLACEHOLDER_FROM} stands for the forwarding identity)")
+        out.write("\n\n" + "\n".join(lines))
