@@ -149,3 +149,29 @@ def test_every_type_has_a_runner_preview_and_documented_arguments() -> None:
         assert f"`{kind.name}`" in doc
         for argument in kind.arguments:
             assert f"`{argument.name}`" in doc, (kind.name, argument.name)
+
+
+def _codes(rules: str, environ=None) -> list[tuple[str, str]]:
+    from engine.tools.lint import lint
+    return [(d.code, d.message) for d in lint(load(rules), environ=environ)]
+
+
+def test_a_routing_rule_without_when_does_not_hide_the_rules_after_it() -> None:
+    rules = "  - {name: r, actions: [{store: {prefix: all/}}]}\n  - {name: d, when: {spf: FAIL}, disposition: STOP_RULE}\n"
+    assert [c for c, _ in _codes(rules) if c == "unreachable-rule"] == []
+
+
+def test_lint_warns_on_a_bounce_that_also_delivers() -> None:
+    rules = ("  - {name: r, disposition: CONTINUE, actions: [{bounce: {status: '5.1.1', message: m}}]}\n"
+             "  - {name: s, disposition: STOP_RULE_SET, actions: [{bounce: {status: '5.1.1', message: m}}]}\n")
+    assert [m for c, m in _codes(rules) if c == "bounce-without-recipients"] == [
+        "rule 'r' bounces every recipient but lets the mail go on"]
+
+
+def test_validate_warns_when_allow_lists_in_its_environment_refuse_an_action() -> None:
+    rules = "  - {name: r, actions: [{forward: {to: [a@team.example, b@evil.example]}}]}\n"
+    found = _codes(rules, {"ALLOWED_FORWARD_DOMAINS": "team.example"})
+    assert [m for c, m in found if c == "action-not-allowed"] == [
+        "forward in rule 'r': b@evil.example is not in ALLOWED_FORWARD_DOMAINS; "
+        "the action function will skip it (skipped: not allowed)"]
+    assert "action-not-allowed" not in [c for c, _ in _codes(rules, {})]
