@@ -95,18 +95,19 @@ def test_no_envelope_sender_is_never_bounced() -> None:
 
 
 def test_allow_lists_bound_what_the_policy_names_not_the_deployment() -> None:
-    reach = Reach.from_env({"ALLOWED_FROM": "other@relay.example", "ALLOWED_FORWARD_DOMAINS": "team.example",
+    reach = Reach.from_env({"ALLOWED_FROM": "other@relay.example, corp.net", "ALLOWED_FORWARD_DOMAINS": "team.example",
                             "ALLOWED_BUCKETS": "quarantine-bucket", "ALLOWED_TOPICS": ""})
     setup = Setup(forward_from="fwd@relay.example", mail_bucket="archive", reach=reach)
     actions = [forward(["a@sub.team.example"]),                                    # subdomain: allowed
                forward(["a@team.example.evil"]),                                  # not a subdomain
                forward(["a@team.example"], **{"from": "ceo@corp.example"}),        # identity not listed
+               forward(["a@team.example"], **{"from": "desk@corp.net"}),           # its domain identity is
                {"rule": "s", "type": "store", "prefix": "q/", "recipients": []},   # the archive: always
                {"rule": "s", "type": "store", "prefix": "q/", "bucket": "elsewhere", "recipients": []},
                {"rule": "n", "type": "notify", "topic": "arn:aws:sns:eu-west-1:123456789012:t", "recipients": []}]
     outcomes = run(actions, setup=setup)[0]
-    assert outcomes == ["done", "skipped: not allowed", "skipped: not allowed", "done", "skipped: not allowed",
-                        "done"]   # ALLOWED_TOPICS empty: unset, restricts nothing
+    assert outcomes == ["done", "skipped: not allowed", "skipped: not allowed", "done", "done",
+                        "skipped: not allowed", "done"]   # ALLOWED_TOPICS empty: unset, restricts nothing
 
 
 def test_idempotency_keys_differ_by_rule_arguments_and_recipients() -> None:

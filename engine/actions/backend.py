@@ -57,7 +57,7 @@ class Reach:
     (FORWARD_FROM, BOUNCE_SENDER, MAIL_BUCKET) are trusted; the lists bound what the
     policy names beyond them.
     """
-    identities: frozenset[str] | None = None      # ALLOWED_FROM
+    identities: frozenset[str] | None = None      # ALLOWED_FROM: addresses, or domains (domain identities)
     forward_domains: tuple[str, ...] | None = None  # ALLOWED_FORWARD_DOMAINS
     buckets: frozenset[str] | None = None         # ALLOWED_BUCKETS
     kms_keys: frozenset[str] | None = None        # ALLOWED_KMS_KEYS
@@ -92,8 +92,10 @@ class Reach:
             if name == "forward_domains":
                 domain = value.rpartition("@")[2].lower().strip(".")
                 ok = any(domain == d or domain.endswith("." + d) for d in allowed)
+            elif name == "identities":   # an SES identity is an address or a whole domain
+                ok = value.lower() in allowed or value.rpartition("@")[2].lower() in allowed
             else:
-                ok = (value.lower() if name == "identities" else value) in allowed
+                ok = value in allowed
             if not ok:
                 refused.append(f"{value} is not in {self.SETTINGS[name]}")
         return refused
