@@ -69,6 +69,7 @@ def test_forward_is_sent_once_even_when_the_message_comes_again(world, capsys) -
     assert "DKIM-Signature" not in sent.raw_data
     logs = lines(capsys)
     assert action_lines(logs) == [("forward", "route", "done")] * 2
+    assert {line["correlation_id"] for line in logs if line.get("message") == "action"} == {"m0001"}
 
 
 def test_expiry_outlives_the_dead_letter_queue() -> None:

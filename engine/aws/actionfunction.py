@@ -67,6 +67,7 @@ class ActionFunction:
         """One queued message: raises (failing only this message) when it is malformed or an action failed."""
         try:
             job = Job.from_message(record.body)
+            self.logger.set_correlation_id(job.message_id)   # action lines carry the SES message id
             if self._once is None:
                 raise MissingSetting("IDEMPOTENCY_TABLE", "actions run only under idempotency")
             outcomes = run_job(job, self._context(job), self._idempotent, self._report)
