@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from engine.actions.forwarding import is_owned_header
 from engine.mail.addresses import parse_literal
 
 Problem = tuple[str, str | None]
@@ -22,6 +21,7 @@ _SNS_ARN = re.compile(_PARTITION_REGION_ACCOUNT.format(service="sns") + r"[A-Za-
 _KMS_ARN = re.compile(_PARTITION_REGION_ACCOUNT.format(service="kms") + r"(key/[A-Za-z0-9-]+|alias/[A-Za-z0-9/_-]+)\Z")
 _HEADER_NAME = re.compile(r"[!-9;-~]+\Z")   # RFC 5322 ftext: printable ASCII but ':'
 _CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+OWNED_PREFIXES = ("x-original-", "x-ses-rules-")   # header names the forward writes; a policy may not
 
 
 def control_problem(text: str) -> Problem | None:
@@ -87,7 +87,7 @@ def header_name_problem(name: str) -> Problem | None:
     """A header a policy may add: an X- name the project does not own."""
     if not _HEADER_NAME.match(name) or not name.lower().startswith("x-"):
         return f"header name {name!r} must start with X- and hold printable ASCII only", "e.g. X-Forwarded-For-Team"
-    if is_owned_header(name):
+    if name.lower().startswith(OWNED_PREFIXES):
         return f"header {name!r} is written by the forward itself", "choose another X- name"
     return None
 

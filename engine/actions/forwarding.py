@@ -19,6 +19,7 @@ from email.parser import BytesHeaderParser
 
 import idna
 
+from engine.actions.arguments import OWNED_PREFIXES
 from engine.mail.addresses import Address, parse_addresses
 
 MAX_MESSAGE_BYTES = 40 * 1024 * 1024     # SES v2 SendEmail, raw content
@@ -30,7 +31,6 @@ MARKER = "X-SES-Rules-Forwarded-By"
 MAX_MARKERS = 3                          # A -> B -> A: a third hop is a loop whatever the identities
 REMOVED = frozenset({"from", "return-path", "sender", "message-id", "dkim-signature",
                      "x-original-from", "x-original-to"})
-OWNED_PREFIXES = ("x-original-", "x-ses-rules-")   # header names a policy's `headers` may not write
 _IGNORABLE = ((0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
               (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),
               (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
@@ -140,11 +140,6 @@ def rewrite(raw: bytes, forward: Forward, envelope_sender: str = "") -> bytes:
 def chunks(destinations: Sequence[str], size: int = MAX_DESTINATIONS) -> list[list[str]]:
     """Destinations in calls of at most `size` (SES: 50 a call)."""
     return [list(destinations[i:i + size]) for i in range(0, len(destinations), size)]
-
-
-def is_owned_header(name: str) -> bool:
-    """Headers the forward itself writes; a policy may not set them."""
-    return name.lower().startswith(OWNED_PREFIXES)
 
 
 class _Head:

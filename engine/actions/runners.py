@@ -13,13 +13,16 @@ from typing import Any
 from urllib.parse import quote
 
 from engine.actions.backend import ActionFailed, BounceRequest, RunContext
-from engine.actions.forwarding import Forward, Loop, TooLarge, chunks, rewrite
 from engine.actions.job import Job
 
 BOUNCE_WINDOW = timedelta(hours=24)     # SES refuses to bounce older mail
 
 
 def forward(action: dict[str, Any], job: Job, ctx: RunContext) -> str:
+    # Imported here: the stdlib email parser and folder cost the deciding function's cold start,
+    # which loads this module (through the registry) but never forwards.
+    from engine.actions.forwarding import Forward, Loop, TooLarge, chunks, rewrite
+
     setup = ctx.setup
     identity = action.get("from") or setup.need("FORWARD_FROM", setup.forward_from, "a forward without `from`")
     headers = list((action.get("headers") or {}).items())
