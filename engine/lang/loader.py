@@ -6,11 +6,11 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Mapping as TMapping
 
 from engine.conditions import Condition, nesting
 from engine.decision import DISPOSITIONS
-from engine.lang.actions import ActionReader
 from engine.lang.compiler import ConditionCompiler
 from engine.lang.diagnostics import Collector, Diagnostic, PolicyError
 from engine.lang.interpolation import Interpolator
@@ -18,6 +18,9 @@ from engine.lang.lists import load_lists
 from engine.lang.reader import Reader
 from engine.lang.yamlsource import MAX_POLICY_BYTES, Mapping, Node, Scalar, compose
 from engine.policy import Policy, Rule
+
+if TYPE_CHECKING:
+    from engine.lang.actions import ActionReader
 
 POLICY_KEYS = ("version", "name", "description", "default", "on_error", "lists", "conditions", "rules")
 RULE_KEYS = ("name", "description", "when", "disposition", "actions", "enabled", "mode", "lint")
@@ -73,6 +76,8 @@ class _PolicyBuilder:
         self.doc = doc
         self.base_dir = base_dir
         self.named_depths: dict[str, int] = {}
+        self.action_reader: ActionReader | None = None
+        self.lists: dict[str, list | None] = {}
 
     def build(self, default_name: str, file: str, text: str) -> Policy:
         reader, doc = self.reader, self.doc
@@ -89,7 +94,7 @@ class _PolicyBuilder:
         named_nodes = self._named_condition_nodes()
         compiler = ConditionCompiler(reader, lists, named_nodes)
         conditions = self._compile_named(compiler, named_nodes)
-        self.actions = ActionReader(reader, compiler, lists)
+        self.lists = lists
         rules = self._rules(compiler)
         compiler.resolve_refs(conditions)
         for rule in rules:
@@ -209,7 +214,7 @@ class _PolicyBuilder:
             elif name is not None:
                 seen[name] = mapping.get("name")  # type: ignore[assignment]
         actions_node = mapping.get("actions")
-        actions = () if actions_node is None else self.actions.read(actions_node, name or "")
+        actions = () if actions_node is None else self._actions(compiler).read(actions_node, name or "")
         disposition = None
         if mapping.get("disposition") is not None:
             disposition = reader.choice(mapping.get("disposition"), "disposition", DISPOSITIONS)
@@ -229,6 +234,15 @@ class _PolicyBuilder:
         return Rule(name=name, disposition=disposition, condition=condition, mode=mode,  # type: ignore[arg-type]
                     enabled=enabled, description=description, lint_ignore=ignore,  # type: ignore[arg-type]
                     line=mapping.line, col=mapping.col, actions=actions)  # type: ignore[arg-type]
+
+    def _actions(self, compiler: ConditionCompiler) -> ActionReader:
+        """The action reader, made for the first rule with actions: a policy without any (and the
+        deciding function's cold start) never imports the action registry."""
+        if self.action_reader is None:
+            from engine.lang.actions import ActionReader
+
+            self.action_reader = ActionReader(self.reader, compiler, self.lists)
+        return self.action_reader
 
     def _lint_ignore(self, node: Node | None) -> tuple[str, ...]:
         if node is None:
