@@ -1,6 +1,6 @@
 """`python -m benchmarks` (`make bench`): run every benchmark, print the table, write the JSON.
 
-Options: `--only N ...` runs some of them (1-7), `--quick` measures once with small
+Options: `--only N ...` runs some of them (1-8), `--quick` measures once with small
 sizes (a smoke run: its figures mean nothing), `--out DIR` writes the JSON elsewhere.
 """
 from __future__ import annotations
@@ -11,13 +11,13 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from . import actions, coldstart, evaluation, hostile, lists, size
+from . import actions, coldstart, evaluation, hostile, lists, replay, size
 from .events import load_events
 from .report import RESULTS, Row, table, write
 from .timing import Settings
 
 NAMES = {"1": "evaluation vs hand-written", "2": "naive design", "3": "list scaling", "4": "policy size",
-         "5": "cold start", "6": "hostile input", "7": "actions"}
+         "5": "cold start", "6": "hostile input", "7": "replay throughput", "8": "actions"}
 
 
 def _suite(settings: Settings, quick: bool, only: set[str]) -> list[tuple[str, Callable[[], Any]]]:
@@ -35,7 +35,9 @@ def _suite(settings: Settings, quick: bool, only: set[str]) -> list[tuple[str, C
     if "6" in only:
         suite.append(("6", lambda: hostile.run(settings, quick)))
     if "7" in only:
-        suite.append(("7", lambda: actions.run(settings, quick)))
+        suite.append(("7", lambda: replay.run(quick)))
+    if "8" in only:
+        suite.append(("8", lambda: actions.run(settings, quick)))
     return suite
 
 
@@ -60,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1
-    rows.sort(key=lambda row: row.benchmark.split()[0])      # table order 1..6, whatever ran first
+    rows.sort(key=lambda row: row.benchmark.split()[0])      # table order 1..7, whatever ran first
     details["seconds"] = round(time.perf_counter() - started, 1)
     if events_missing := details.get("1+2", {}).get("missing_sources"):
         print(f"note: not found, so not used: {', '.join(events_missing)}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""Benchmark 7, actions: the forward rewrite of a 10 MB message, and what queueing costs SES's answer.
+"""Benchmark 8, actions: the forward rewrite of a 10 MB message, and what queueing costs SES's answer.
 
 The rewrite is compared with what a hand-written forwarder does to the same
 message, a whole parse and re-serialisation by the stdlib (`email` with the
@@ -77,11 +77,11 @@ def _rewrite_rows(settings: Settings, quick: bool) -> tuple[list[Row], dict[str,
     size_mb = len(raw) / 1e6
     memory = (peak + len(raw)) / len(raw)     # the message itself counts: the function holds it too
     rows = [
-        Row("7 actions", f"forward rewrite of a {size_mb:.1f} MB message with attachments",
+        Row("8 actions", f"forward rewrite of a {size_mb:.1f} MB message with attachments",
             median(samples["rewrite"]) * 1e3, "ms"),
-        Row("7 actions", "  vs the stdlib parsing and re-serialising it", ratio(samples["rewrite"], samples["stdlib"]),
+        Row("8 actions", "  vs the stdlib parsing and re-serialising it", ratio(samples["rewrite"], samples["stdlib"]),
             "x", note="a hand-written forwarder's way"),
-        Row("7 actions", "  peak memory (message + rewrite) / message size", memory, "x", f"< {MEMORY_TARGET:g}x",
+        Row("8 actions", "  peak memory (message + rewrite) / message size", memory, "x", f"< {MEMORY_TARGET:g}x",
             memory < MEMORY_TARGET, note="the body is a view of the message, never copied"),
     ]
     return rows, {"message_bytes": len(raw), "peak_bytes": peak, "rewrite_ms": median(samples["rewrite"]) * 1e3,
@@ -140,9 +140,9 @@ def _queue_rows(settings: Settings, quick: bool) -> tuple[list[Row], dict[str, A
         server.stop()
     extra_ms = (median(samples["queue"]) - median(samples["decide"])) * 1e3
     rows = [
-        Row("7 actions", "deciding function: extra time to queue a record's actions (SQS local)", extra_ms, "ms",
+        Row("8 actions", "deciding function: extra time to queue a record's actions (SQS local)", extra_ms, "ms",
             f"< {QUEUE_TARGET_MS:g} ms", extra_ms < QUEUE_TARGET_MS, note=f"{len(events)} distinct events"),
-        Row("7 actions", "  decide + queue vs decide alone", ratio(samples["queue"], samples["decide"]), "x"),
+        Row("8 actions", "  decide + queue vs decide alone", ratio(samples["queue"], samples["decide"]), "x"),
     ]
     return rows, {"extra_ms": extra_ms, "decide_ms": median(samples["decide"]) * 1e3, "queued": queued}
 
@@ -156,5 +156,5 @@ def run(settings: Settings, quick: bool = False) -> tuple[list[Row], dict[str, A
     rewrite_rows, rewrite_details = _rewrite_rows(settings, quick)
     queue_rows, queue_details = _queue_rows(settings, quick)
     if queue_details["queued"] == 0:
-        raise RuntimeError("benchmark 7: no action reached the queue")
+        raise RuntimeError("benchmark 8: no action reached the queue")
     return rewrite_rows + queue_rows, {"rewrite": rewrite_details, "queue": queue_details}
