@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from engine.mail import addresses, regex
 from engine.mail.fields import AddressSource, Source
-from engine.mail.values import NUMBER_RE, NumberLiteral, as_text, fold, is_number, nfc
+from engine.mail.values import NUMBER_RE, NumberLiteral, as_text, is_number, match_form_keep_case, text_key
 
 ValuePred = Callable[[Any, Any], bool]
 
@@ -32,10 +32,6 @@ class Operator:
     build: Callable[..., Callable]
 
 
-def _text_key(cs: bool) -> Callable[[str], str]:
-    return (lambda t: t) if cs else fold
-
-
 def _literal_text(lit: str | NumberLiteral) -> str:
     return lit.text if isinstance(lit, NumberLiteral) else lit
 
@@ -50,12 +46,12 @@ def _address_literal(lit: str, source: AddressSource) -> str:
         if parsed is None:
             hint = f"to test the domain write {source.label.split('.')[0]}.domain" if "@" not in lit else None
             raise LiteralError(f"{lit!r} is not one e-mail address", hint)
-        return f"{parsed.local if cs else fold(parsed.local)}@{parsed.domain}"
+        return f"{text_key(cs)(parsed.local)}@{parsed.domain}"
     if part == "domain":
         if "@" in lit:
             raise LiteralError(f"{lit!r} is an address, not a domain", f"use {source.label.split('.')[0]}.address")
         return addresses.normalize_domain(lit)
-    return lit if cs else fold(lit)
+    return text_key(cs)(lit)
 
 
 def build_in(literals: list[str | NumberLiteral], source: Source, cs: bool) -> ValuePred:
@@ -63,7 +59,7 @@ def build_in(literals: list[str | NumberLiteral], source: Source, cs: bool) -> V
     if isinstance(source, AddressSource) and source.kind == "address":
         wanted = frozenset(_address_literal(_literal_text(lit), source) for lit in literals)
         return lambda v, ctx: v in wanted
-    key = _text_key(cs)
+    key = text_key(cs)
     texts = frozenset(key(_literal_text(lit)) for lit in literals)
     numbers = frozenset(lit.value for lit in literals if isinstance(lit, NumberLiteral))
 
@@ -84,7 +80,7 @@ def build_equals(literal: str | NumberLiteral, source: Source, cs: bool) -> Valu
 # ---- text -----------------------------------------------------------------------------------
 
 def _text_pred(literals: list[str | NumberLiteral], cs: bool, test: Callable[[str, tuple[str, ...]], bool]) -> ValuePred:
-    key = _text_key(cs)
+    key = text_key(cs)
     wanted = tuple(key(_literal_text(lit)) for lit in literals)
 
     def pred(v: Any, ctx: Any) -> bool:
@@ -127,9 +123,9 @@ def _compile(patterns: list[str], cs: bool):
 
 
 def build_matches(literals, source, cs) -> ValuePred:
-    """RE2 search; case-insensitivity is RE2's own folding, so the value is only NFC-normalised
-    (and, with case_sensitive, compared exactly as given)."""
-    return _regex_pred(_compile([_literal_text(p) for p in literals], cs), (lambda t: t) if cs else nfc, "search")
+    """RE2 search on the value's match form without folding; the pattern is never normalised,
+    case-insensitivity is RE2's own flag (folding would turn a pattern's \\D into \\d)."""
+    return _regex_pred(_compile([_literal_text(p) for p in literals], cs), match_form_keep_case, "search")
 
 
 def glob_to_regex(pattern: str) -> str:
@@ -141,9 +137,9 @@ def glob_to_regex(pattern: str) -> str:
 
 
 def build_glob(literals, source, cs) -> ValuePred:
-    key = _text_key(cs)
-    program = _compile([glob_to_regex(key(_literal_text(p))) for p in literals], True)
-    return _regex_pred(program, key, "fullmatch")
+    """Like `matches`: the pattern as written (NFKC would make a full-width ＊ a wildcard)."""
+    program = _compile([glob_to_regex(_literal_text(p)) for p in literals], cs)
+    return _regex_pred(program, match_form_keep_case, "fullmatch")
 
 
 # ---- domains --------------------------------------------------------------------------------
@@ -170,38 +166,36 @@ def build_in_domain(literals, source, cs) -> ValuePred:
             raise LiteralError(f"{_literal_text(lit)!r} is not a domain", "write example.com (subdomains included)")
         domains.add(addresses.normalize_domain(text))
     wanted = frozenset(domains)
+    longest = max(map(len, wanted))
     # Address sources hand out domains already in normal form; only other text needs normalising.
     domain_of = _address_domain if isinstance(source, AddressSource) else _domain_of
 
     def pred(v: Any, ctx: Any) -> bool:
         domain = domain_of(v)
-        if not domain:
-            return False
-        while True:
-            if domain in wanted:
-                return True
-            dot = domain.find(".")
-            if dot < 0:
-                return False
-            domain = domain[dot + 1:]
+        return bool(domain) and any(parent in wanted for parent in addresses.parent_domains(domain, longest))
     return pred
 
 
 def build_same_as(other: Source, source: Source, cs: bool) -> ValuePred:
-    """Equal to any value of another field of the same record, in the form both share."""
+    """Equal to any value of another field of the same record, in the form both share.
+
+    The other field's values become a set once per record (cached in the context), so a
+    hostile header with thousands of values costs one lookup per value, not a scan each.
+    """
     both_address = isinstance(source, AddressSource) and source.kind == "address" and other.kind == "address"
-    key = (lambda t: t) if both_address else _text_key(cs)
+    key = (lambda t: t) if both_address else text_key(cs)
+    cache_key = f"same_as:{other.label}:{int(cs)}:{int(both_address)}"
+
+    def keyed(value: Any) -> str | None:
+        text = value if type(value) is str else as_text(value)
+        return None if text is None else key(text)
 
     def pred(v: Any, ctx: Any) -> bool:
-        text = v if type(v) is str else as_text(v)
-        if text is None:
-            return False
-        text = key(text)
-        for o in other.values(ctx):
-            o_text = o if type(o) is str else as_text(o)
-            if o_text is not None and key(o_text) == text:
-                return True
-        return False
+        wanted = ctx.cache.get(cache_key)
+        if wanted is None:
+            wanted = ctx.cache[cache_key] = frozenset(keyed(o) for o in other.values(ctx)) - {None}
+        text = keyed(v)
+        return text is not None and text in wanted
     return pred
 
 
