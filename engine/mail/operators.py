@@ -199,6 +199,68 @@ def build_same_as(other: Source, source: Source, cs: bool) -> ValuePred:
     return pred
 
 
+def build_confusable_with(literals, source, cs) -> ValuePred:
+    """Looks like a listed value without being one: equal UTS #39 skeletons (SPEC 3.5).
+
+    Domains compare label by label after IDNA, and a value holds when it or a parent domain
+    on a label boundary looks like a listed domain (`login.paypa1.com`); a listed domain's
+    own subdomains do not hold. Addresses compare local part and domain; text its match form.
+    """
+    from engine.mail import confusables     # the table loads only for policies that use it
+
+    part = source.part.name if isinstance(source, AddressSource) else None
+    if part == "domain":
+        return _confusable_domain([_domain_literal(lit) for lit in literals])
+    if part in ("address", "name_address"):
+        form = str                          # address values come in their normal form already
+
+        def key(text: str) -> tuple[str, ...]:
+            local, _, domain = text.rpartition("@")
+            return (confusables.skeleton(local, not cs), *confusables.domain_skeleton(domain))
+        listed = {_address_literal(_literal_text(lit), source) for lit in literals}
+    else:
+        form = text_key(cs)
+
+        def key(text: str) -> tuple[str, ...]:
+            return (confusables.skeleton(text, not cs),)
+        listed = {form(_literal_text(lit)) for lit in literals}
+    wanted = frozenset(key(text) for text in listed)
+
+    def pred(v: Any, ctx: Any) -> bool:
+        text = v if type(v) is str else as_text(v)
+        if text is None:
+            return False
+        text = form(text)
+        return text not in listed and key(text) in wanted
+    return pred
+
+
+def _confusable_domain(literals: list[str]) -> ValuePred:
+    """Per listed label count, the skeletons of the listed domains; a value's parent with
+    that many labels (one `rfind` per label) is looked up, unless it is a listed domain."""
+    from engine.mail import confusables
+
+    listed = {addresses.normalize_domain(lit) for lit in literals}
+    by_labels: dict[int, set[tuple[str, ...]]] = {}
+    for domain in listed:
+        by_labels.setdefault(domain.count(".") + 1, set()).add(confusables.domain_skeleton(domain))
+
+    def pred(v: Any, ctx: Any) -> bool:
+        for count, skeletons in by_labels.items():
+            parent = confusables.top_labels(v, count) if type(v) is str else None
+            if parent and parent not in listed and confusables.domain_skeleton(parent) in skeletons:
+                return True
+        return False
+    return pred
+
+
+def _domain_literal(lit) -> str:
+    text = _literal_text(lit).strip()
+    if "@" in text or not text:
+        raise LiteralError(f"{text!r} is not a domain", "write example.com")
+    return text
+
+
 # ---- numbers --------------------------------------------------------------------------------
 
 def _number_of(value: Any) -> int | float | None:
@@ -238,6 +300,8 @@ OPERATORS: dict[str, Operator] = {op.name: op for op in (
     Operator("glob", "literals", "value", "matches a glob whole (* and ?)", build_glob),
     Operator("in_domain", "literals", "value", "is in one of the domains or a subdomain", build_in_domain),
     Operator("same_as", "field", "value", "equals a value of another field", build_same_as),
+    Operator("confusable_with", "literals", "value", "looks like one of them (UTS #39 skeleton) without being it",
+             build_confusable_with),
     Operator("gt", "number", "value", "is a number greater than", _compare(lambda a, b: a > b)),
     Operator("gte", "number", "value", "is a number greater than or equal to", _compare(lambda a, b: a >= b)),
     Operator("lt", "number", "value", "is a number less than", _compare(lambda a, b: a < b)),
@@ -245,7 +309,8 @@ OPERATORS: dict[str, Operator] = {op.name: op for op in (
     Operator("exists", "boolean", "whole", "the field has at least one value (true) or none (false)", build_exists),
     Operator("count", "count", "whole", "the number of values satisfies a number test", build_count),
 )}
-NEGATABLE = ("equals", "in", "contains", "starts_with", "ends_with", "matches", "glob", "in_domain", "same_as")
+NEGATABLE = ("equals", "in", "contains", "starts_with", "ends_with", "matches", "glob", "in_domain", "same_as",
+             "confusable_with")
 NEGATIONS: dict[str, str] = {f"not_{name}": name for name in NEGATABLE}
 # What `count: {...}` may hold: tests on a number.
 COUNT_OPERATORS = ("equals", "in", "gt", "gte", "lt", "lte", "not_equals", "not_in")

@@ -65,7 +65,12 @@ def match_form_keep_case(text: str) -> str:
     if _IGNORABLE.search(text) is None:
         return text
     # Removing a joiner can leave two characters NFKC composes (e + CGJ + U+0301): normalise again.
-    return unicodedata.normalize("NFKC", _IGNORABLE.sub("", text))
+    return unicodedata.normalize("NFKC", remove_ignorables(text))
+
+
+def remove_ignorables(text: str) -> str:
+    """`text` without its Default_Ignorable_Code_Point characters (none is ASCII)."""
+    return text if text.isascii() else _IGNORABLE.sub("", text)
 
 
 def text_key(case_sensitive: bool) -> Callable[[str], str]:
