@@ -39,7 +39,7 @@ _LOCAL_WORD = rb'(?:"(?:[^"\\]|\\.)*"|' + TOKEN_CHARS + rb"+)"
 # so the quoted branch only runs to that part's closing quote.
 _BARE_ADDRESS = re2.compile(
     _LOCAL_WORD + rb"(?:" + _WSP + rb"\." + _WSP + _LOCAL_WORD + rb")*" + _WSP + rb"@" + _WSP
-    + TOKEN_CHARS + rb"+(?:" + _WSP + rb"\." + _WSP + TOKEN_CHARS + rb"+)*")
+    + rb"(?:\[[^\[\]\\\s]*\]|" + TOKEN_CHARS + rb"+(?:" + _WSP + rb"\." + _WSP + TOKEN_CHARS + rb"+)*)")
 _SPACE_BY_ADDRESS = re.compile(r"[ \t][@.]|[@.][ \t]")
 _SPACE_OR_QUOTE = re.compile(r'[\s"]')
 
@@ -73,8 +73,22 @@ class _Scan:
 
     def close_piece(self) -> None:
         self.close_run()
-        self.pieces.append(self.items)
+        self.pieces.append(_quoted_locals(self.items))
         self.items = []
+
+
+def _quoted_locals(items: Piece) -> Piece:
+    """A quoted string followed by "@" (white space and comments between allowed) is a quoted
+    local part: it goes back, quoted again, into the unquoted text around it."""
+    out: Piece = []
+    for kind, text in items:
+        if kind == PLAIN and out and out[-1][0] == QUOTED and text.lstrip(" \t").startswith("@"):
+            content = out.pop()[1].replace("\\", "\\\\").replace('"', '\\"')
+            text = f'"{content}"{text}'
+            if out and out[-1][0] == PLAIN:
+                text = out.pop()[1] + text
+        out.append((kind, text))
+    return out
 
 
 def _pieces(text: str) -> list[Piece]:
@@ -137,17 +151,12 @@ def _scan_from(scan: _Scan, pos: int, quotes: bool, comments: bool) -> int | Non
 
 
 def _close_quote(scan: _Scan, opening: int, closing: int) -> None:
-    """A quoted string: display-name text, or kept as written when it is a quoted local part
-    (followed by "@") or inside an angle address."""
-    text = scan.text
-    after = closing + 1
-    while after < len(text) and text[after] in " \t":
-        after += 1
-    if scan.angle is not None or text.startswith("@", after):
+    """A quoted string: display-name text, or kept as written inside an angle address."""
+    if scan.angle is not None:
         return
     scan.flush(opening, closing + 1)
     scan.close_run()
-    scan.items.append((QUOTED, unquote(text[opening + 1:closing])))
+    scan.items.append((QUOTED, unquote(scan.text[opening + 1:closing])))
 
 
 def _tidy(text: str) -> str:
