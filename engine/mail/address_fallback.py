@@ -28,7 +28,6 @@ from engine.mail.mailbox import (
 )
 
 PLAIN, QUOTED, ANGLE = 0, 1, 2     # kinds of a piece's items
-Piece = list[tuple[int, str]]
 
 # One special character per match: a single character class cannot backtrack.
 _SPECIALS = re.compile(r'[\\"(),<>]')
@@ -44,13 +43,89 @@ _SPACE_BY_ADDRESS = re.compile(r"[ \t][@.]|[@.][ \t]")
 _SPACE_OR_QUOTE = re.compile(r'[\s"]')
 
 
-class _Scan:
-    """The state of one scan: the pieces so far and the current piece's unquoted run."""
+class _Reader:
+    """Turns the scan's items into addresses as they come, holding only the current piece's state
+    (memory stays a small multiple of the input however many addresses a piece holds)."""
 
-    def __init__(self, text: str):
+    def __init__(self) -> None:
+        self.out: list[Address] = []
+        self.bare: list[str] = []       # unquoted text of pieces without an angle address, in order
+        self.made: dict[tuple[str, str, str], Address | None] = {}
+        self.new_piece()
+
+    def new_piece(self) -> None:
+        self.name: list[str] = []                  # name text since the last angle address
+        self.pending: tuple[tuple[str, str], list[str]] | None = None   # the last angle address
+        self.texts: list[str] | None = []          # the piece's unquoted text, until an angle address
+        self.quoted: str | None = None             # a quoted string: a local part if "@" follows
+
+    def add(self, kind: int, text: str) -> None:
+        if self.quoted is not None:
+            quoted, self.quoted = self.quoted, None
+            if kind == PLAIN and text.lstrip(" \t").startswith("@"):
+                text = _requote(quoted) + text     # a quoted local part (comments between allowed)
+            else:
+                self.name.append(quoted)
+        if kind == QUOTED:
+            self.quoted = text
+            return
+        if kind == ANGLE and (found := _angle_address(text)) is not None:
+            self.finish_pending()
+            self.pending, self.name, self.texts = (found, self.name), [], None
+            return
+        if self.texts is not None:
+            self.texts.append(text)
+        if kind == PLAIN and text:
+            self.name.append(_tidy(text))
+
+    def end_piece(self) -> None:
+        if self.quoted is not None:
+            self.name.append(self.quoted)
+        if self.pending is not None:
+            self.pending[1].extend(self.name)       # text after the last address names that one
+            self.finish_pending()
+        elif self.texts:
+            self.bare.extend(self.texts)
+        self.new_piece()
+
+    def finish_pending(self) -> None:
+        """The pending angle address, named by the text before it, goes out (after the bare
+        addresses of the pieces before its own)."""
+        if self.pending is None:
+            return
+        (local, domain), name = self.pending
+        self.pending = None
+        self.flush_bare()
+        self.emit(local, domain, _display_name(name))
+
+    def emit(self, local: str, domain: str, display_name: str) -> None:
+        key = (local, domain, display_name)
+        # The value is immutable: a header repeating one mailbox holds one object, not thousands.
+        address = self.made[key] if key in self.made else self.made.setdefault(key, make(*key))
+        if address is not None:
+            self.out.append(address)
+
+    def flush_bare(self) -> None:
+        """The bare tokens of the pieces without an angle address, as addresses. Consecutive
+        pieces are searched in one RE2 pass, not one per piece (~10 µs each from Python): no
+        bare address can span their commas."""
+        joined = ",".join(self.bare)
+        self.bare = []
+        if "@" in joined:
+            for local, domain in address_tokens(_BARE_ADDRESS, joined):
+                self.emit(local, domain, "")
+
+
+def _requote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class _Scan:
+    """The state of one scan: the current unquoted run, handed to a reader item by item."""
+
+    def __init__(self, text: str, reader: _Reader):
         self.text = text
-        self.pieces: list[Piece] = []
-        self.items: Piece = []
+        self.reader = reader
         self.run: list[str] = []        # the unquoted text of the current run, comments removed
         self.start = 0                  # where the unflushed part of the run starts in text
         self.angle: int | None = None   # index in `run` where an open "<" starts its content
@@ -63,37 +138,23 @@ class _Scan:
         self.start = then
 
     def close_run(self) -> None:
-        self.items.append((PLAIN, "".join(self.run)))
+        self.reader.add(PLAIN, "".join(self.run))
         self.run, self.angle = [], None
 
     def close_angle(self) -> None:
-        name, content = self.run[:self.angle], self.run[self.angle:]
-        self.items += [(PLAIN, "".join(name)), (ANGLE, "".join(content))]
+        self.reader.add(PLAIN, "".join(self.run[:self.angle]))
+        self.reader.add(ANGLE, "".join(self.run[self.angle:]))
         self.run, self.angle = [], None
 
     def close_piece(self) -> None:
         self.close_run()
-        self.pieces.append(_quoted_locals(self.items))
-        self.items = []
+        self.reader.end_piece()
 
 
-def _quoted_locals(items: Piece) -> Piece:
-    """A quoted string followed by "@" (white space and comments between allowed) is a quoted
-    local part: it goes back, quoted again, into the unquoted text around it."""
-    out: Piece = []
-    for kind, text in items:
-        if kind == PLAIN and out and out[-1][0] == QUOTED and text.lstrip(" \t").startswith("@"):
-            content = out.pop()[1].replace("\\", "\\\\").replace('"', '\\"')
-            text = f'"{content}"{text}'
-            if out and out[-1][0] == PLAIN:
-                text = out.pop()[1] + text
-        out.append((kind, text))
-    return out
-
-
-def _pieces(text: str) -> list[Piece]:
-    """The comma-separated pieces of a header string, as (PLAIN | QUOTED | ANGLE, text) items."""
-    scan = _Scan(text)
+def _read(text: str) -> list[Address]:
+    """The addresses of a header string, in one scan (see the module docstring)."""
+    reader = _Reader()
+    scan = _Scan(text, reader)
     pos, quotes, comments = 0, True, True
     while True:
         reopen = _scan_from(scan, pos, quotes, comments)
@@ -108,7 +169,8 @@ def _pieces(text: str) -> list[Piece]:
         pos = reopen + 1
     scan.flush(len(text), len(text))
     scan.close_piece()
-    return scan.pieces
+    reader.flush_bare()
+    return reader.out
 
 
 def _scan_from(scan: _Scan, pos: int, quotes: bool, comments: bool) -> int | None:
@@ -156,7 +218,7 @@ def _close_quote(scan: _Scan, opening: int, closing: int) -> None:
         return
     scan.flush(opening, closing + 1)
     scan.close_run()
-    scan.items.append((QUOTED, unquote(scan.text[opening + 1:closing])))
+    scan.reader.add(QUOTED, unquote(scan.text[opening + 1:closing]))
 
 
 def _tidy(text: str) -> str:
@@ -195,62 +257,6 @@ def _display_name(parts: list[str]) -> str:
     return decode_encoded_words(" ".join(" ".join(parts).split()))
 
 
-def _piece_addresses(items: Piece, made: dict) -> list[Address] | None:
-    """A piece's angle addresses, each named by the text before it; None when it has none.
-
-    ``made`` maps (local, domain, display name) to the Address already made for it: the
-    value is immutable, so a header repeating one mailbox holds one object, not thousands.
-    """
-    named: list[tuple[tuple[str, str], list[str]]] = []
-    parts: list[str] = []
-    for kind, text in items:
-        found = _angle_address(text) if kind == ANGLE else None
-        if found is not None:
-            named.append((found, parts))
-            parts = []
-        elif kind == QUOTED:
-            parts.append(text)
-        elif text:
-            parts.append(_tidy(text))
-    if not named:
-        return None
-    named[-1][1].extend(parts)       # text after the last address names that one
-    out = []
-    for (local, domain), name in named:
-        key = (local, domain, _display_name(name))
-        address = made[key] if key in made else made.setdefault(key, make(*key))
-        if address is not None:
-            out.append(address)
-    return out
-
-
-def _bare(texts: list[str]) -> list[Address]:
-    """The bare ``local@domain`` tokens of unquoted texts, as addresses, in one RE2 pass."""
-    joined = ",".join(texts)
-    if "@" not in joined:
-        return []
-    return [a for local, domain in address_tokens(_BARE_ADDRESS, joined) if (a := make(local, domain, ""))]
-
-
 def fallback(raw: str) -> list[Address]:
-    """Every address in ``raw``, in linear time and memory; never raises.
-
-    Consecutive pieces without an angle address are searched in one RE2 pass, not one per
-    piece (~10 µs each from Python): no bare address can span their commas.
-    """
-    text = encodable(raw).replace("\r", " ").replace("\n", " ")
-    out: list[Address] = []
-    bare: list[str] = []
-    made: dict[tuple[str, str, str], Address | None] = {}
-    for items in _pieces(text):
-        if "@" not in "".join(text for _, text in items):
-            continue
-        addresses = _piece_addresses(items, made) if any(kind == ANGLE for kind, _ in items) else None
-        if addresses is None:
-            bare.extend(text for kind, text in items if kind != QUOTED)
-            continue
-        out.extend(_bare(bare))
-        bare = []
-        out.extend(addresses)
-    out.extend(_bare(bare))
-    return out
+    """Every address in ``raw``, in linear time and memory; never raises."""
+    return _read(encodable(raw).replace("\r", " ").replace("\n", " "))

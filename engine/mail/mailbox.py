@@ -122,13 +122,12 @@ def encodable(text: str) -> str:
     return text
 
 
-def address_tokens(pattern, text: str) -> list[tuple[str, str]]:
+def address_tokens(pattern, text: str) -> Iterator[tuple[str, str]]:
     """Every ``local@domain`` ``pattern`` finds in ``text``, as (local, domain as written).
 
     White space (the fallback's pattern allows it around ``@`` and ``.``) is removed from
     the token, outside a quoted local part; the quotes of a quoted local part are removed.
     """
-    found = []
     for match in pattern.finditer(encodable(text).encode("utf-8")):
         local, _, domain = match.group(0).decode("utf-8", "replace").rpartition("@")
         domain = "".join(domain.split())
@@ -138,8 +137,7 @@ def address_tokens(pattern, text: str) -> list[tuple[str, str]]:
         else:
             local = "".join(local.split())
         if local and domain:
-            found.append((local, domain))
-    return found
+            yield local, domain
 
 
 def name_addresses(display_name: str) -> tuple[str, ...]:
