@@ -8,7 +8,8 @@ piece's name text), a run of escaped quotes (RE2 restarted its search per quote)
 domain of many short labels (`in_domain` copied the rest of the domain per label).
 
 Each case runs in its own process (`hostile_child.py`): time is the median of up to five
-evaluations, memory the growth of the process's peak RSS over the first one.
+evaluations; memory is the peak of the Python heap during one more (tracemalloc), with the
+growth of the process's peak RSS over the first one in the note.
 """
 from __future__ import annotations
 
@@ -94,7 +95,8 @@ def _rows(case: Case, report: dict[str, Any]) -> list[Row]:
             f"< {case.limit_ms:,g} ms" if case.limit_ms else "",
             report["ms"] < case.limit_ms if case.limit_ms else None, note=report["disposition"]),
         Row("6 hostile input", f"{case.label}: peak memory", report["peak_bytes"] / 2 ** 20, "MB",
-            f"<= {MEMORY_MULTIPLE:g}x the input", multiple <= MEMORY_MULTIPLE, note=f"{multiple:.1f}x; {values}"),
+            f"<= {MEMORY_MULTIPLE:g}x the input", multiple <= MEMORY_MULTIPLE,
+            note=f"{multiple:.1f}x; RSS grew {report['rss_bytes'] / 2 ** 20:.1f} MB; {values}"),
     ]
 
 
