@@ -4,8 +4,9 @@
     python scripts/derive_confusables.py --check    # exit 1 when the committed table differs
 
 `confusable-homoglyphs` 3.3.1 (`pip install '.[confusables]'`) ships Unicode's
-confusables.txt (the Unicode 15.1.0 file, `Public/security/latest` when 3.3.1 was
-generated in January 2024) as `confusables.json`, with both directions of every line
+confusables.txt as `confusables.json` (the Unicode 15.1.0 file: `Public/security/latest`
+when 3.3.1 was generated in January 2024; the JSON does not keep the version line, and
+every character in it is assigned in Unicode 14.0, which is consistent with that), with both directions of every line
 merged: for the line `source ; prototype` the key `source` lists `prototype` and the
 key `prototype` lists `source`. The direction is recovered here:
 
