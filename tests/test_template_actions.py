@@ -150,10 +150,10 @@ def test_action_function_gets_every_setting_from_the_parameters() -> None:
     assert env["ALLOWED_KMS_KEYS"] == KEY and env["ALLOWED_TOPICS"] == TOPIC
 
 
-def test_unset_parameters_allow_nothing_but_forward_domains() -> None:
+def test_empty_parameters_grant_nothing_and_leave_forward_domains_open() -> None:
     stack = Stack(EnableActions="true")
     env = stack.env("ActionFunction")
-    # Set but empty: nothing allowed. Forward domains unset: any destination domain.
+    # The lists are set (empty); IAM grants nothing beyond them. Forward domains unset: any domain.
     assert env["ALLOWED_FROM"] == env["ALLOWED_KMS_KEYS"] == env["ALLOWED_TOPICS"] == ""
     assert env["ALLOWED_BUCKETS"] == {"ref": "ArchiveBucket"} and "ALLOWED_FORWARD_DOMAINS" not in env
     assert set(by_sid(stack)) == {"WriteOwnLogs", "ConsumeActionsQueue", "ReadStoredMail",
