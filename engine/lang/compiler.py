@@ -38,7 +38,7 @@ from engine.mail.operators import (
     all_operator_names,
 )
 from engine.mail.values import NumberLiteral
-from engine.suggest import hint_for
+from engine.suggest import Names, hint_for
 
 COMBINATORS = ("all", "any", "not", "condition")
 TEST_OPTIONS = ("match", "case_sensitive")
@@ -54,6 +54,8 @@ class ConditionCompiler:
         self.named_nodes = named
         self.refs: list[tuple[Named, Scalar]] = []
         self.header_names: set[str] = set()     # lower-cased; the only headers a record indexes
+        self.list_names, self.condition_names = Names(lists), Names(named)
+        self.list_checks: dict[tuple, tuple[Callable, Any]] = {}   # one build per list, operator and field
 
     def resolve(self, key: str, cs: bool) -> tuple[Source, FieldSpec | None]:
         source, field = resolve(key, cs)
@@ -119,7 +121,7 @@ class ConditionCompiler:
             return None
         if name not in self.named_nodes:
             self.error(node, "unknown-condition", f"unknown named condition {name!r}",
-                       hint_for(name, self.named_nodes) or "define it under `conditions:`")
+                       hint_for(name, self.condition_names) or "define it under `conditions:`")
             return None
         ref = Named(name)
         self.refs.append((ref, node))  # type: ignore[arg-type]
@@ -211,22 +213,52 @@ class ConditionCompiler:
             self.error(key, "unknown-operator", f"unknown operator {name!r}",
                        hint_for(name, all_operator_names() + list(TEST_OPTIONS)))
             return None
-        value = self._argument(op.arg, arg, positive, source, cs)
-        if value is None:
+        list_key = _list_key(positive, arg, source, cs)
+        if list_key in self.list_checks:      # a list used many times is built once per operator and field
+            built = self.list_checks[list_key]
+        else:
+            value = self._argument(op.arg, arg, positive, source, cs)
+            if value is None:
+                return None
+            built = self._build(op, value, arg, source, field, cs)
+            if list_key is not None:
+                self.list_checks[list_key] = built   # a list that failed has reported it once
+        if built is None:
             return None
-        if field is not None and positive in ("equals", "in") and not self._check_enum(field, arg, value):
+        return Check(name, built[1], built[0], negated=name in NEGATIONS, whole=op.scope == "whole")
+
+    def _build(self, op: Any, value: Any, arg: Node, source: Source, field: FieldSpec | None,
+               cs: bool) -> tuple[Callable, Any] | None:
+        """The check's predicate and its argument as traces show it; None after reporting an error."""
+        if field is not None and op.name in ("equals", "in") and not self._check_enum(field, arg, value):
             return None
         try:
             pred = op.build(value[0] if op.arg == "literal" else value, source, cs)
         except LiteralError as exc:
-            self.error(arg, "bad-literal", str(exc), exc.hint)
+            self.error(arg, "bad-literal", self._literal_message(exc, arg), exc.hint)
             return None
         arg_value = value[0] if op.arg == "literal" else value
         if op.arg == "field":
             shown = arg.text      # as written: `from.address`, not the source's short label
         else:
             shown = json_safe([_shown(v) for v in arg_value] if isinstance(arg_value, list) else _shown(arg_value))
-        return Check(name, shown, pred, negated=name in NEGATIONS, whole=op.scope == "whole")
+        return pred, shown
+
+    def _literal_message(self, exc: LiteralError, arg: Node) -> str:
+        """The operator's complaint, naming where a bad literal came from and never a variable's value:
+        a list's entry by its number and source, a `${VAR}` scalar as written (SPEC 3.6)."""
+        message, literal = str(exc), exc.literal
+        if literal is None:
+            return message
+        raw = literal.text if isinstance(literal, NumberLiteral) else str(literal)
+        entries = self.lists.get(arg.get("list").text) if isinstance(arg, Mapping) and arg.get("list") else None
+        described = entries.describe(literal) if hasattr(entries, "describe") else None
+        written = next((repr(item.text) for item in (arg.items if isinstance(arg, Sequence) else [arg])
+                        if isinstance(item, Scalar) and "$" in item.text and self.reader.value_of(item) == raw), None)
+        for form in (repr(raw), f"'{raw}'"):      # operators quote with repr, regex errors as written
+            if form in message and (described or written):
+                return message.replace(form, described or written or form)
+        return message
 
     def _check_enum(self, field: FieldSpec, node: Node, literals: list) -> bool:
         """Verdict, enum and boolean fields take only their own values (`spf: PAS` is a typo)."""
@@ -280,10 +312,9 @@ class ConditionCompiler:
                 return None
             if name not in self.lists:
                 self.error(node.get("list"), "unknown-list", f"unknown list {name!r}",
-                           hint_for(name, self.lists) or "define it under `lists:`")
+                           hint_for(name, self.list_names) or "define it under `lists:`")
                 return None
-            entries = self.lists[name]
-            return None if entries is None else list(entries)   # a list that failed has its own error
+            return self.lists[name]   # None: a list that failed has its own error
         items = node.items if isinstance(node, Sequence) else [node]
         if not items:
             self.error(node, "empty-list", f"{op} needs at least one value")
@@ -323,6 +354,13 @@ class _Numbers(Source):
 
 
 _NUMBERS = _Numbers()
+
+
+def _list_key(op: str, arg: Node, source: Source, cs: bool) -> tuple | None:
+    """What a check on a `{list: NAME}` argument depends on: operator, list, field and case."""
+    if not (isinstance(arg, Mapping) and len(arg.items) == 1 and isinstance(arg.get("list"), Scalar)):
+        return None
+    return op, arg.get("list").text, type(source).__name__, source.label, cs  # type: ignore[union-attr]
 
 
 def _shown(value: Any) -> Any:

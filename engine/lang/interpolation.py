@@ -2,6 +2,11 @@
 
 Substitution happens per scalar, in its source text, after YAML parsing, so a
 value holding `: ` or `#` cannot change the policy's structure.
+
+A policy may come from an SSM parameter another team can edit, so the variables
+the Lambda runtime fills with credentials and its own settings are reserved:
+`is_reserved` is the one rule, also applied to `{env: VAR}` lists and to whatever
+adds variables to the loader's environment (the deployment's PolicyEnvironment).
 """
 from __future__ import annotations
 
@@ -9,14 +14,29 @@ import re
 from typing import Mapping
 
 _INTERPOLATION_RE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{")
+REGION_VARIABLES = frozenset({"AWS_REGION", "AWS_DEFAULT_REGION"})   # topic ARNs need the region
+RESERVED_HINT = ("AWS_* (except AWS_REGION, AWS_DEFAULT_REGION), LAMBDA_*, names starting with _ and TZ "
+                 "belong to the Lambda runtime; pass the value in a variable of your own")
+
+
+def is_reserved(name: str) -> bool:
+    """A variable no policy may read: the runtime's credentials and settings (SPEC 3.6)."""
+    if name.startswith("AWS_"):
+        return name not in REGION_VARIABLES
+    return name.startswith(("LAMBDA_", "_")) or name == "TZ"
 
 
 class InterpolationError(Exception):
-    """An unset variable without default (`name` set), or a malformed `${`."""
+    """An unset or reserved variable (`name` set), or a malformed `${`."""
 
-    def __init__(self, message: str, name: str | None = None):
+    def __init__(self, message: str, name: str | None = None, reserved: bool = False):
         super().__init__(message)
         self.name = name
+        self.reserved = reserved
+
+
+def reserved_error(name: str) -> InterpolationError:
+    return InterpolationError(f"environment variable {name} is reserved: a policy cannot read it", name, True)
 
 
 class Interpolator:
@@ -26,8 +46,14 @@ class Interpolator:
         self.environ = environ
         self.used: dict[str, str] = {}
 
+    def get(self, name: str) -> str | None:
+        """The variable's value; InterpolationError for a reserved name, whatever the environment holds."""
+        if is_reserved(name):
+            raise reserved_error(name)
+        return self.environ.get(name)
+
     def lookup(self, name: str, default: str | None) -> str:
-        value = self.environ.get(name)
+        value = self.get(name)
         if value is None or (value == "" and default is not None):
             if default is None:
                 raise InterpolationError(f"environment variable {name} is not set", name)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Mapping as TMapping
 
 from engine.conditions import Condition, nesting
+from engine.files import read_regular
 from engine.decision import DISPOSITIONS
 from engine.lang.compiler import ConditionCompiler
 from engine.lang.diagnostics import Collector, Diagnostic, PolicyError
@@ -31,8 +32,7 @@ def load_policy(path: str | os.PathLike, environ: TMapping[str, str] | None = No
     """Load a policy file; lists and `base_dir` resolve against its folder."""
     file = str(path)
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_POLICY_BYTES + 1)
+        data = read_regular(path, MAX_POLICY_BYTES)     # a FIFO or device is refused, not waited on
     except OSError as exc:
         raise PolicyError([Diagnostic(file, 1, 1, "error", "unreadable",
                                       f"cannot read policy: {exc.strerror or exc}")]) from None

@@ -18,9 +18,13 @@ ValuePred = Callable[[Any, Any], bool]
 
 
 class LiteralError(ValueError):
-    def __init__(self, message: str, hint: str | None = None):
+    """A literal an operator cannot take; `literal` is the one at fault, when one is (the loader names
+    where it came from: a list file's or a variable's entry, a `${VAR}` as written)."""
+
+    def __init__(self, message: str, hint: str | None = None, literal: Any = None):
         super().__init__(message)
         self.hint = hint
+        self.literal = literal
 
 
 @dataclass(frozen=True)
@@ -49,11 +53,11 @@ def _address_literal(lit: str, source: AddressSource) -> str:
         parsed = addresses.parse_literal(lit)
         if parsed is None:
             hint = f"to test the domain write {source.label.split('.')[0]}.domain" if "@" not in lit else None
-            raise LiteralError(f"{lit!r} is not one e-mail address", hint)
+            raise LiteralError(f"{lit!r} is not one e-mail address", hint, lit)
         return f"{parsed.local if cs else fold(parsed.local)}@{parsed.domain}"
     if part == "domain":
         if "@" in lit:
-            raise LiteralError(f"{lit!r} is an address, not a domain", f"use {source.label.split('.')[0]}.address")
+            raise LiteralError(f"{lit!r} is an address, not a domain", f"use {source.label.split('.')[0]}.address", lit)
         return addresses.normalize_domain(lit)
     return lit if cs else fold(lit)
 
@@ -119,17 +123,20 @@ def _regex_pred(program, key: Callable[[str], str], method: str) -> ValuePred:
     return pred
 
 
-def _compile(patterns: list[str], cs: bool):
+def _compile(literals: list, patterns: list[str], cs: bool):
+    """The RE2 program of `patterns`, the translation of `literals`; an error names the literal."""
     try:
         return regex.compile_any(patterns, case_sensitive=cs)
     except regex.RegexError as exc:
-        raise LiteralError(str(exc), exc.hint) from None
+        literal = literals[patterns.index(exc.pattern)]
+        raise LiteralError(exc.template.format(regex.quoted(_literal_text(literal))), exc.hint, literal) from None
 
 
 def build_matches(literals, source, cs) -> ValuePred:
     """RE2 search; case-insensitivity is RE2's own folding, so the value is only NFC-normalised
     (and, with case_sensitive, compared exactly as given)."""
-    return _regex_pred(_compile([_literal_text(p) for p in literals], cs), (lambda t: t) if cs else nfc, "search")
+    patterns = [_literal_text(p) for p in literals]
+    return _regex_pred(_compile(literals, patterns, cs), (lambda t: t) if cs else nfc, "search")
 
 
 def glob_to_regex(pattern: str) -> str:
@@ -142,7 +149,7 @@ def glob_to_regex(pattern: str) -> str:
 
 def build_glob(literals, source, cs) -> ValuePred:
     key = _text_key(cs)
-    program = _compile([glob_to_regex(key(_literal_text(p))) for p in literals], True)
+    program = _compile(literals, [glob_to_regex(key(_literal_text(p))) for p in literals], True)
     return _regex_pred(program, key, "fullmatch")
 
 
@@ -167,7 +174,8 @@ def build_in_domain(literals, source, cs) -> ValuePred:
     for lit in literals:
         text = _literal_text(lit).strip().lstrip("*").lstrip(".")
         if "@" in text or not text:
-            raise LiteralError(f"{_literal_text(lit)!r} is not a domain", "write example.com (subdomains included)")
+            raise LiteralError(f"{_literal_text(lit)!r} is not a domain", "write example.com; subdomains are included",
+                               lit)
         domains.add(addresses.normalize_domain(text))
     wanted = frozenset(domains)
     # Address sources hand out domains already in normal form; only other text needs normalising.

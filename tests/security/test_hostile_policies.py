@@ -189,10 +189,23 @@ def test_large_list_file_loads_and_decides(tmp_path, hang_guard) -> None:
     assert (miss.disposition, miss.rule) == ("CONTINUE", None)
 
 
-def test_endless_list_file_is_read_only_up_to_the_limit(tmp_path, hang_guard, security_report) -> None:
-    """`{file: /dev/zero}`: the loader reads at most MAX_LIST_BYTES + 1, then refuses."""
-    path = _list_policy(tmp_path, "/dev/zero")
-    error = refusal(lambda: load_policy(path), hang_guard, "a list file that never ends")
+def test_device_as_list_file_is_refused_unread(tmp_path, hang_guard, security_report) -> None:
+    """`{file: /dev/zero}`, directly or through a symlink in the policy's folder: refused before a byte is read."""
+    (tmp_path / "zero.txt").symlink_to("/dev/zero")
+    for name in ("/dev/zero", "zero.txt"):
+        path = _list_policy(tmp_path, name)
+        error = refusal(lambda: load_policy(path), hang_guard, "a list file that never ends")
+        assert "list-file" in codes(error) and "outside the policy's folder" in str(error)
+        assert peak_allocation(lambda: load_policy(path)) < 8 * MB
+    security_report["hostile policies"] += 1
+
+
+def test_oversized_list_file_is_read_only_up_to_the_limit(tmp_path, hang_guard, security_report) -> None:
+    """A regular list file larger than MAX_LIST_BYTES: the loader reads MAX_LIST_BYTES + 1, then refuses."""
+    with open(tmp_path / "huge.txt", "wb") as handle:
+        handle.truncate(MAX_LIST_BYTES + 4096)          # sparse: no disk used
+    path = _list_policy(tmp_path, "huge.txt")
+    error = refusal(lambda: load_policy(path), hang_guard, "a list file over the limit")
     assert "list-too-large" in codes(error)
     assert peak_allocation(lambda: load_policy(path)) < MAX_LIST_BYTES + 32 * MB
     security_report["hostile policies"] += 1
