@@ -51,7 +51,7 @@ def load_policy_text(text: str, base_dir: str | os.PathLike = ".", *, file: str 
                      name: str | None = None, environ: TMapping[str, str] | None = None) -> Policy:
     """Load a policy from text. Raises PolicyError carrying every diagnostic found."""
     collector = Collector(file)
-    root = compose(text, file)
+    root = compose(text, file, collector.errors)      # a duplicate key does not hide the other errors
     interpolator = Interpolator(os.environ if environ is None else environ)
     reader = Reader(collector, interpolator)
     if root is None:

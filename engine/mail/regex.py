@@ -83,8 +83,7 @@ class Budget:
         key = (patterns, case_sensitive)
         if key not in self._programs:
             size = sum(self.check(p, case_sensitive) for p in patterns)
-            source = patterns[0] if len(patterns) == 1 else "|".join(f"(?:{p})" for p in patterns)
-            self._programs[key] = self._compile(source, case_sensitive, run_memory(size))
+            self._programs[key] = self._compile(combine(patterns), case_sensitive, run_memory(size))
         return self._programs[key]
 
     def _compile(self, pattern: str, case_sensitive: bool, max_mem: int):
@@ -114,6 +113,30 @@ def budget(limit: int = MAX_PROGRAM) -> Iterator[Budget]:
 def compile_any(patterns: Iterable[str], *, case_sensitive: bool):
     """`Budget.compile_any` on the load's budget (outside a load: a budget of its own)."""
     return (_budget.get() or Budget()).compile_any(patterns, case_sensitive)
+
+
+def combine(patterns: tuple[str, ...]) -> str:
+    """One pattern for several: their alternation, with a leading `(?s).*` (every `*...` glob) written
+    once for all the patterns that start with it and hold no `|` or `(` after it.
+
+    `(?s).*(?:a|b)` is the same test as `(?:(?s).*a)|(?:(?s).*b)`, but RE2's DFA then follows one
+    `.*` instead of one per pattern: 1,000 `*.domain` globs cost per value what 100 cost.
+    """
+    if len(patterns) == 1:
+        return patterns[0]
+    led = [p[len(_LEAD):] for p in patterns if _leads(p)]
+    parts = [p for p in patterns if not _leads(p)]
+    if led:
+        parts.insert(0, _LEAD + (led[0] if len(led) == 1 else "(?:" + "|".join(led) + ")"))
+    return parts[0] if len(parts) == 1 else "|".join(f"(?:{p})" for p in parts)
+
+
+def _leads(pattern: str) -> bool:
+    return pattern.startswith(_LEAD) and not _BRANCHING.intersection(pattern[len(_LEAD):])
+
+
+_LEAD = "(?s).*"
+_BRANCHING = frozenset("|(")
 
 
 def run_memory(size: int) -> int:
