@@ -19,7 +19,7 @@ from engine.conditions import (
     Test,
     json_safe,
 )
-from engine.lang.reader import Reader
+from engine.lang.reader import BOOLEAN_HINT, Reader
 from engine.lang.yamlsource import Mapping, Node, Scalar, Sequence
 from engine.mail.fields import (
     FieldError,
@@ -43,6 +43,8 @@ from engine.suggest import Names, hint_for
 COMBINATORS = ("all", "any", "not", "condition")
 TEST_OPTIONS = ("match", "case_sensitive")
 MATCH_MODES = ("any", "all")
+# Keys of a rule that are no field: written under `when:`, they were meant beside it.
+RULE_KEYS_NOT_FIELDS = ("name", "description", "disposition", "enabled", "mode", "lint", "actions")
 
 
 class ConditionCompiler:
@@ -76,6 +78,10 @@ class ConditionCompiler:
             self.error(mapping, "empty-condition", f"{what} is empty",
                        "write a test such as {spf: PASS}, or remove `when` to always match")
             return None
+        if what == "when" and any(k.text in RULE_KEYS_NOT_FIELDS for k, _ in mapping.items):
+            mapping = self._without_rule_keys(mapping)
+            if mapping is None:
+                return None
         keys = [k.text for k, _ in mapping.items]
         combinator = next((k for k in keys if k in COMBINATORS), None)
         if combinator is not None:
@@ -92,6 +98,20 @@ class ConditionCompiler:
         if any(t is None for t in tests):
             return None
         return tests[0] if len(tests) == 1 else AllOf(tests)  # type: ignore[arg-type]
+
+    def _without_rule_keys(self, mapping: Mapping) -> Mapping | None:
+        """`disposition:` indented under `when:` is a rule key in the wrong place, not a field: say so,
+        and compile the rest of the condition so its own errors are reported too."""
+        for key, _ in mapping.items:
+            if key.text in RULE_KEYS_NOT_FIELDS:
+                self.error(key, "rule-key-in-when", f"{key.text!r} is a key of the rule, indented under `when:`",
+                           f"indent {key.text}: like `when:`, as a key of the rule")
+        rest = [(k, v) for k, v in mapping.items if k.text not in RULE_KEYS_NOT_FIELDS]
+        if not rest:
+            return None
+        kept = Mapping(rest, mapping.line, mapping.col)
+        kept._index = {k.text: i for i, (k, _) in enumerate(rest)}
+        return kept
 
     def _children(self, node: Node, key: Scalar) -> list[Condition] | None:
         items = self.reader.sequence(node, f"{key.text!r}")
@@ -266,7 +286,7 @@ class ConditionCompiler:
             bad = [lit for lit in literals if lit not in ("true", "false")]
             for lit in bad:
                 self.error(node, "expected-boolean", f"{field.name} must be true or false, not {_shown(lit)!r}",
-                           "only true and false are booleans in a policy (not yes/no/on/off)")
+                           BOOLEAN_HINT)
             return not bad
         if not field.values:
             return True

@@ -15,7 +15,7 @@ from typing import Mapping
 
 _INTERPOLATION_RE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{")
 REGION_VARIABLES = frozenset({"AWS_REGION", "AWS_DEFAULT_REGION"})   # topic ARNs need the region
-RESERVED_HINT = ("AWS_* (except AWS_REGION, AWS_DEFAULT_REGION), LAMBDA_*, names starting with _ and TZ "
+RESERVED_HINT = ("AWS_* other than AWS_REGION and AWS_DEFAULT_REGION, LAMBDA_*, names starting with _ and TZ "
                  "belong to the Lambda runtime; pass the value in a variable of your own")
 
 

@@ -174,7 +174,7 @@ class _PolicyBuilder:
     def _rules(self, compiler: ConditionCompiler) -> list[Rule]:
         node = self.doc.get("rules")
         if node is None:
-            self.reader.error(self.doc, "missing-key", "policy has no rules", "add rules: [] (an empty list is allowed)")
+            self.reader.error(self.doc, "missing-key", "policy has no rules", "add rules: [], an empty list is allowed")
             return []
         seq = self.reader.sequence(node, "rules")
         if seq is None:
@@ -206,17 +206,17 @@ class _PolicyBuilder:
                              f"rule name {name!r} is already used (line {seen[name].line})", "rule names are unique")
             elif name is not None:
                 seen[name] = mapping.get("name")  # type: ignore[assignment]
-        if mapping.get("disposition") is None:
+        when = mapping.get("when")
+        disposition = None
+        if mapping.get("disposition") is not None:
+            disposition = reader.choice(mapping.get("disposition"), "disposition", DISPOSITIONS)
+        elif not (isinstance(when, Mapping) and when.get("disposition") is not None):  # misplaced: compiler says
             reader.error(mapping, "missing-key", f"rule {name or ''} has no disposition".replace("  ", " "),
                          "add disposition: CONTINUE, STOP_RULE or STOP_RULE_SET")
-            disposition = None
-        else:
-            disposition = reader.choice(mapping.get("disposition"), "disposition", DISPOSITIONS)
         enabled = True if mapping.get("enabled") is None else reader.boolean(mapping.get("enabled"), "enabled")
         mode = "enforce" if mapping.get("mode") is None else reader.choice(mapping.get("mode"), "mode", MODES)
         description = None if mapping.get("description") is None else reader.text(mapping.get("description"), "description")
         ignore = self._lint_ignore(mapping.get("lint"))
-        when = mapping.get("when")
         condition = None if when is None else compiler.condition(when, "when")
         if None in (name, disposition, enabled, mode) or (when is not None and condition is None):
             return None

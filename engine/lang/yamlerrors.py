@@ -61,7 +61,7 @@ def _marked(file: str, text: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     problem, context = exc.problem or "", exc.context or ""
     found = _char_at(text, mark)
-    if "cannot start any token" in problem and found == "\t":
+    if "tab character" in problem or ("cannot start any token" in problem and found == "\t"):
         return _diag(file, line, col, "invalid YAML: a tab character; YAML indents with spaces only",
                      "replace the tab with spaces")
     if context in ("while scanning an alias", "while scanning an anchor") and exc.context_mark:

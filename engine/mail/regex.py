@@ -27,8 +27,8 @@ COMPILE_FLOOR = 4096               # max_mem for a compile when the budget is sp
 DFA_BYTES_PER_INSTRUCTION = 1024   # 1,000 glob patterns (25,000 instructions) stay on the DFA at 16 MiB
 RUN_MEM_FLOOR = 8 << 20            # RE2's default
 
-BUDGET_HINT = ("a repeated Unicode class such as \\pL{300} compiles to hundreds of thousands of instructions: "
-               "use + or * instead of large counts, an ASCII class such as [a-z], or in, in_domain "
+BUDGET_HINT = ("a repeated Unicode class such as `\\pL{300}` compiles to hundreds of thousands of instructions: "
+               "use `+` or `*` instead of large counts, an ASCII class such as `[a-z]`, or in, in_domain "
                "and glob for lists of fixed strings")
 
 
@@ -164,16 +164,16 @@ def compile_one(pattern: str, case_sensitive: bool, max_mem: int = RUN_MEM_FLOOR
 _TOO_LARGE = "pattern too large"
 _BACKREFERENCE = "back-references are not supported by RE2; repeat the group instead"
 _CODE_HINTS = {
-    "missing ]": "a '[' opens a character class that is never closed: end it with ], or write \\[ for a literal [",
-    "missing )": "a group is never closed: add ), or write \\( for a literal (",
-    "unexpected )": "a ) closes no group: remove it, or write \\) for a literal )",
-    "bad repetition operator": "possessive and doubled quantifiers such as a++ or a** are not supported; use a+",
-    "invalid repetition size": "repetition counts are limited to 1000 in RE2, and {m,n} needs m <= n",
-    "no argument for repetition operator": "* + ? and {n} repeat what comes before them: write \\* for a literal *",
-    "trailing \\": "the pattern ends in a lone backslash: write \\\\ for a literal backslash",
-    "invalid character class": "check the [...] class: write \\[ and \\] for literal brackets",
-    "invalid named capture group": "write a named group as (?P<name>...)",
-    "bad named capture group": "write a named group as (?P<name>...)",
+    "missing ]": "a `[` opens a character class that is never closed: end it with `]`, or write `\\[` for a literal `[`",
+    "missing )": "a group is never closed: add `)`, or write `\\(` for a literal `(`",
+    "unexpected )": "a `)` closes no group: remove it, or write `\\)` for a literal `)`",
+    "bad repetition operator": "possessive and doubled quantifiers such as `a++` or `a**` are not supported; use `a+`",
+    "invalid repetition size": "repetition counts are limited to 1000 in RE2, and `{m,n}` needs m <= n",
+    "no argument for repetition operator": "`*` `+` `?` and `{n}` repeat what comes before them: write `\\*` for a literal `*`",
+    "trailing \\": "the pattern ends in a lone backslash: write `\\\\` for a literal backslash",
+    "invalid character class": "check the `[...]` class: write `\\[` and `\\]` for literal brackets",
+    "invalid named capture group": "write a named group as `(?P<name>...)`",
+    "bad named capture group": "write a named group as `(?P<name>...)`",
     "invalid UTF-8": "save the policy as UTF-8",
     _TOO_LARGE: "the compiled pattern exceeds RE2's memory limit; split it into several patterns",
 }
@@ -182,15 +182,15 @@ _PERL_OPERATORS = {
     "(?!": "negative look-ahead is not supported by RE2; use not_matches in the same test",
     "(?<=": "look-behind is not supported by RE2; include the preceding text in the pattern",
     "(?<!": "negative look-behind is not supported by RE2; use not_matches",
-    "(?P": "named back-references such as (?P=name) are not supported by RE2; repeat the group instead",
-    "(?#": "comments inside a pattern are not supported by RE2; remove (?#...)",
+    "(?P": "named back-references such as `(?P=name)` are not supported by RE2; repeat the group instead",
+    "(?#": "comments inside a pattern are not supported by RE2; remove `(?#...)`",
 }
 _ESCAPES = {
-    "Z": "RE2 has no \\Z; use \\z for the end of the text, or $",
-    "u": "write a code point as \\x{0041}",
-    "x": "a code point is at most \\x{10FFFF}",
-    "k": _BACKREFERENCE, "g": _BACKREFERENCE, "G": "\\G is not supported by RE2; anchor with ^ or \\A",
-    "c": "control escapes \\cX are not supported by RE2; write \\x01 ... \\x1f",
+    "Z": "RE2 has no `\\Z`; use `\\z` for the end of the text, or `$`",
+    "u": "write a code point as `\\x{0041}`",
+    "x": "a code point is at most `\\x{10FFFF}`",
+    "k": _BACKREFERENCE, "g": _BACKREFERENCE, "G": "`\\G` is not supported by RE2; anchor with `^` or `\\A`",
+    "c": "control escapes `\\cX` are not supported by RE2; write `\\x01` to `\\x1f`",
 }
 _CLASS_ESCAPES = set("dDwWsSpP")
 
@@ -207,7 +207,7 @@ def explain(pattern: str, error: str) -> RegexError:
         hint = _escape_hint(detail)
     elif code == "invalid perl operator":
         hint = next((h for marker, h in _PERL_OPERATORS.items() if detail.startswith(marker)),
-                    "flags are written (?i) or (?i:...); RE2 has no other (? groups than (?:...) and (?P<name>...)")
+                    "flags are written `(?i)` or `(?i:...)`; the other groups RE2 knows are `(?:...)` and `(?P<name>...)`")
     elif code == "invalid character class range":
         hint = _range_hint(detail)
     else:
@@ -220,18 +220,18 @@ def _escape_hint(escape: str) -> str:
     if letter.isdigit():
         return _BACKREFERENCE
     if letter in _CLASS_ESCAPES:
-        return (f"{escape} is a class, so it cannot end a range such as a-{escape}: "
-                f"list it apart as in [a-z{escape}], or write \\- for a literal -")
-    return _ESCAPES.get(letter, f"{escape} is not an escape RE2 knows: escape only punctuation such as \\. \\[ \\\\, "
-                                "or use a class such as \\d \\w \\s \\pL")
+        return (f"`{escape}` is a class, so it cannot end a range such as `a-{escape}`: "
+                f"list it apart as in `[a-z{escape}]`, or write `\\-` for a literal `-`")
+    return _ESCAPES.get(letter, f"`{escape}` is not an escape RE2 knows: escape only punctuation such as `\\.` "
+                                "`\\[` `\\\\`, or use a class such as `\\d` `\\w` `\\s` `\\pL`")
 
 
 def _range_hint(detail: str) -> str:
     if detail.startswith(("\\p", "\\P")):
-        return "unknown Unicode class: use \\pL for letters, \\pN for numbers, or a script such as \\p{Greek}"
+        return "unknown Unicode class: use `\\pL` for letters, `\\pN` for numbers, or a script such as `\\p{Greek}`"
     if detail.startswith("[:"):
-        return "POSIX classes are [:alpha:] [:digit:] [:alnum:] [:space:] [:upper:] [:lower:] [:punct:] and the like"
-    return "a range runs from the lower character to the higher one, as in a-z; write \\- for a literal -"
+        return "POSIX classes are `[:alpha:]` `[:digit:]` `[:alnum:]` `[:space:]` `[:upper:]` `[:lower:]` and the like"
+    return "a range runs from the lower character to the higher one, as in `a-z`; write `\\-` for a literal `-`"
 
 
 def _unclosed_class(pattern: str) -> int | None:

@@ -17,16 +17,23 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from engine.files import read_regular
 from engine.mail.sesevent import event_from_eml, lambda_event
 
 SUFFIXES = {".json": "json", ".eml": "eml"}
 _BOM = b"\xef\xbb\xbf"
+A_POLICY = ("a policy, not a message or an event: dry-run takes one policy, then inputs; "
+            "did you mean diff, to compare two policies?")
+A_YAML_FILE = "a YAML file, not a message (.eml) or an SES event (.json)"
+MAX_SNIFF = 64 * 1024        # a policy's keys are near its top; a large message is not scanned whole
+_POLICY_KEYS = re.compile(rb"^(version|rules)[ \t]*:", re.MULTILINE)
 
 
 @dataclass
@@ -58,12 +65,15 @@ def read_inputs(args: Sequence[str], stdin: BinaryIO | None = None) -> Iterator[
 
 def read_input(label: str, data: bytes, kind: str) -> Input:
     """An input from bytes: ``kind`` is ``json``, ``eml`` or ``sniff``."""
+    yaml_file = label.lower().endswith((".yaml", ".yml"))
+    if yaml_file and kind != "json":
+        return Input(label, None, A_POLICY if _is_policy(data) else A_YAML_FILE)
     if kind == "sniff":
         kind = "json" if data.removeprefix(_BOM).lstrip()[:1] in (b"{", b"[") else "eml"
     try:
         event = _from_json(data) if kind == "json" else event_from_eml(data)
     except ValueError as exc:
-        return Input(label, None, str(exc))
+        return Input(label, None, A_POLICY if kind == "eml" and _is_policy(data) else str(exc))
     return Input(label, event)
 
 
@@ -100,12 +110,17 @@ def _read_directory(arg: str, root: Path) -> Iterator[Input]:
 
 def _read_file(label: str, path: Path) -> Input:
     try:
-        data = path.read_bytes()
+        data = read_regular(path)           # a FIFO named b.eml is refused, not waited on
     except FileNotFoundError:
         return Input(label, None, "no such file")
     except OSError as exc:
         return Input(label, None, f"cannot read: {exc.strerror or exc}")
     return read_input(label, data, SUFFIXES.get(path.suffix.lower(), "sniff"))
+
+
+def _is_policy(data: bytes) -> bool:
+    """Text with the top-level `version:` and `rules:` keys of a policy (read when it is no message)."""
+    return {m.group(1) for m in _POLICY_KEYS.finditer(data[:MAX_SNIFF])} == {b"version", b"rules"}
 
 
 def _from_json(data: bytes) -> dict:
