@@ -268,17 +268,25 @@ class ConditionCompiler:
         """The operator's complaint, naming where a bad literal came from and never a variable's value:
         a list's entry by its number and source, a `${VAR}` scalar as written (SPEC 3.6)."""
         message, literal = str(exc), exc.literal
-        if literal is None:
-            return message
-        raw = literal.text if isinstance(literal, NumberLiteral) else str(literal)
+        shown = None if literal is None else self._provenance(arg, literal)
+        raw = str(getattr(literal, "text", literal))
+        for form in (repr(raw), f"'{raw}'"):      # operators quote with repr, regex errors as written
+            if shown and form in message:
+                return message.replace(form, shown)
+        return message
+
+    def _provenance(self, arg: Node, literal: Any) -> str | None:
+        """A literal for a message with its list and entry number, or as written when from `${VAR}`."""
         entries = self.lists.get(arg.get("list").text) if isinstance(arg, Mapping) and arg.get("list") else None
         described = entries.describe(literal) if hasattr(entries, "describe") else None
-        written = next((repr(item.text) for item in (arg.items if isinstance(arg, Sequence) else [arg])
-                        if isinstance(item, Scalar) and "$" in item.text and self.reader.value_of(item) == raw), None)
-        for form in (repr(raw), f"'{raw}'"):      # operators quote with repr, regex errors as written
-            if form in message and (described or written):
-                return message.replace(form, described or written or form)
-        return message
+        return described or self._as_written(arg, str(getattr(literal, "text", literal)))
+
+    def _as_written(self, arg: Node, raw: str) -> str | None:
+        """The scalar of `arg` that gave the literal `raw` through `${VAR}`, quoted as written; else None."""
+        for item in arg.items if isinstance(arg, Sequence) else [arg]:
+            if isinstance(item, Scalar) and "$" in item.text and self.reader.value_of(item) == raw:
+                return repr(item.text)
+        return None
 
     def _check_enum(self, field: FieldSpec, node: Node, literals: list) -> bool:
         """Verdict, enum and boolean fields take only their own values (`spf: PAS` is a typo)."""
@@ -295,7 +303,7 @@ class ConditionCompiler:
         for lit in literals:
             text = lit.text if isinstance(lit, NumberLiteral) else lit
             if text.lower() not in allowed:
-                self.error(node, "bad-value", f"{text!r} is not a {field.name} value ({', '.join(field.values)})",
+                self.error(node, "bad-value", f"{self._provenance(node, lit) or repr(text)} is not a {field.name} value ({', '.join(field.values)})",
                            hint_for(text, field.values))
                 ok = False
         return ok

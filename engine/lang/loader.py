@@ -17,6 +17,7 @@ from engine.lang.interpolation import Interpolator
 from engine.lang.lists import load_lists
 from engine.lang.reader import Reader
 from engine.lang.yamlsource import MAX_POLICY_BYTES, Mapping, Node, Scalar, compose
+from engine.mail.regex import budget as regex_budget
 from engine.policy import Policy, Rule
 
 POLICY_KEYS = ("version", "name", "description", "default", "on_error", "lists", "conditions", "rules")
@@ -61,7 +62,8 @@ def load_policy_text(text: str, base_dir: str | os.PathLike = ".", *, file: str 
     if doc is None:
         collector.raise_if_any()
     builder = _PolicyBuilder(reader, doc, Path(base_dir))   # type: ignore[arg-type]
-    policy = builder.build(name or "<string>", file, text)
+    with regex_budget():       # every pattern of the policy draws on one RE2 program budget (SPEC 3.8)
+        policy = builder.build(name or "<string>", file, text)
     collector.raise_if_any()
     return policy
 

@@ -158,8 +158,9 @@ class _Composer:
             raise self._fatal(event, "recursive-alias", "an alias refers to a node that contains it",
                               "remove the alias")
         if event.anchor not in self.anchors:
-            raise self._fatal(event, "yaml-syntax", f"invalid YAML: alias *{event.anchor} names no anchor",
-                              f"define &{event.anchor} before using it, or quote a value starting with *")
+            raise self._fatal(event, "yaml-syntax", f"invalid YAML: *{event.anchor} is read as an alias, a "
+                              f"reference to an anchor, and no &{event.anchor} is defined",
+                              f"quote the value: '*{event.anchor}'")
         node, size = self.anchors[event.anchor]
         self._add(node, size, event, None)
 

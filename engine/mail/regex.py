@@ -49,30 +49,40 @@ class RegexError(ValueError):
 
 
 class Budget:
-    """The RE2 program size all patterns of one policy may compile to; identical patterns compile once."""
+    """The RE2 program size all patterns of one policy may compile to; identical patterns compile once.
+
+    Once a pattern has overrun it, the budget is spent: the load fails on that error, and the
+    patterns after it are only checked for syntax (a compile with a few KB of memory), so a
+    policy of 618 oversized patterns costs one capped compile, not 618.
+    """
 
     def __init__(self, limit: int = MAX_PROGRAM):
         self.limit = limit
         self.used = 0
-        self.compiles = 0                                   # RE2 compiles done, for tests of the bounds
-        self._checked: dict[tuple[str, bool], object] = {}
+        self.spent = False
+        self.compile_memory = 0          # max_mem handed to RE2 for checks: a bound on the compile work
+        self._checked: dict[tuple[str, bool], int] = {}
         self._programs: dict[tuple[tuple[str, ...], bool], object] = {}
 
     def check(self, pattern: str, case_sensitive: bool) -> int:
         """Compile one pattern within what is left of the budget; its program size, or RegexError."""
         key = (pattern, case_sensitive)
         if key not in self._checked:
-            left = self.limit - self.used
-            mem = COMPILE_BYTES_PER_INSTRUCTION * max(left, 0) + COMPILE_FLOOR
+            left = 0 if self.spent else self.limit - self.used
+            mem = COMPILE_BYTES_PER_INSTRUCTION * left + COMPILE_FLOOR
+            self.compile_memory += mem
             try:
-                program = self._compile(pattern, case_sensitive, mem)
+                size = compile_one(pattern, case_sensitive, mem).programsize
             except RegexError as exc:
-                raise self._over(pattern) if exc.template.endswith(_TOO_LARGE) else exc
-            if program.programsize > left:
+                if not exc.template.endswith(_TOO_LARGE):
+                    raise
+                size = left + 1
+            if size > left and not self.spent:
+                self.spent = True
                 raise self._over(pattern)
-            self.used += program.programsize
-            self._checked[key] = program
-        return self._checked[key].programsize  # type: ignore[attr-defined]
+            self.used += 0 if self.spent else size
+            self._checked[key] = size
+        return self._checked[key]
 
     def compile_any(self, patterns: Iterable[str], case_sensitive: bool):
         """One RE2 program matching where any pattern matches: one search per value, not one per pattern.
@@ -83,12 +93,9 @@ class Budget:
         key = (patterns, case_sensitive)
         if key not in self._programs:
             size = sum(self.check(p, case_sensitive) for p in patterns)
-            self._programs[key] = self._compile(combine(patterns), case_sensitive, run_memory(size))
+            self._programs[key] = _NEVER if self.spent else \
+                compile_one(combine(patterns), case_sensitive, run_memory(size))
         return self._programs[key]
-
-    def _compile(self, pattern: str, case_sensitive: bool, max_mem: int):
-        self.compiles += 1
-        return compile_one(pattern, case_sensitive, max_mem)
 
     def _over(self, pattern: str) -> RegexError:
         return RegexError(f"regular expression {{}} is too large: the patterns of a policy compile to at most "
@@ -145,6 +152,7 @@ def run_memory(size: int) -> int:
 
 
 def compile_one(pattern: str, case_sensitive: bool, max_mem: int = RUN_MEM_FLOOR):
+    """One RE2 program; RegexError says what RE2 refused and what to write instead."""
     options = re2.Options()
     options.case_sensitive = case_sensitive
     options.log_errors = False
@@ -162,6 +170,7 @@ def compile_one(pattern: str, case_sensitive: bool, max_mem: int = RUN_MEM_FLOOR
 # ---- what RE2's error codes mean, and what to write instead ---------------------------------
 
 _TOO_LARGE = "pattern too large"
+_NEVER = re2.compile("[^\\x00-\\x{10FFFF}]")   # stands in for patterns of a load already refused: never runs
 _BACKREFERENCE = "back-references are not supported by RE2; repeat the group instead"
 _CODE_HINTS = {
     "missing ]": "a `[` opens a character class that is never closed: end it with `]`, or write `\\[` for a literal `[`",
