@@ -126,3 +126,18 @@ def test_a_bad_literal_from_a_variable_is_shown_as_written(when, value, message)
     assert "SECRET" not in text, text
     if message:
         assert message in text, text
+
+
+@pytest.mark.parametrize("when", [
+    "{path: '${SENDER}', exists: true}",                  # a JSONPath error quotes the path
+    "{subject: {in: {list: '${SENDER}'}}}",               # an unknown list is named
+    "{condition: '${SENDER}'}",                           # an unknown condition is named
+    "{subject: {matches: '(${SENDER}'}}",                 # RE2 quotes fragments of the pattern
+])
+def test_no_message_prints_a_value_read_from_the_environment(when):
+    secret = "Zq9-value-from-env"
+    with pytest.raises(PolicyError) as info:
+        load_policy_text(f"version: 1\nrules:\n  - {{name: r, disposition: STOP_RULE, when: {when}}}\n",
+                         environ={"SENDER": secret})
+    text = "\n".join(str(e) for e in info.value.errors)
+    assert secret not in text and "${SENDER}" in text, text

@@ -14,6 +14,7 @@ import re
 from typing import Mapping
 
 _INTERPOLATION_RE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{")
+MIN_REDACTED = 4     # shorter values (`1`, `yes`) would blot out ordinary words of a message
 REGION_VARIABLES = frozenset({"AWS_REGION", "AWS_DEFAULT_REGION"})   # topic ARNs need the region
 RESERVED_HINT = ("AWS_* other than AWS_REGION and AWS_DEFAULT_REGION, LAMBDA_*, names starting with _ and TZ "
                  "belong to the Lambda runtime; pass the value in a variable of your own")
@@ -45,6 +46,7 @@ class Interpolator:
     def __init__(self, environ: Mapping[str, str]):
         self.environ = environ
         self.used: dict[str, str] = {}
+        self._read: dict[str, str] = {}      # values `${VAR}` took from the environment: never in a message
 
     def get(self, name: str) -> str | None:
         """The variable's value; InterpolationError for a reserved name, whatever the environment holds."""
@@ -58,8 +60,17 @@ class Interpolator:
             if default is None:
                 raise InterpolationError(f"environment variable {name} is not set", name)
             value = default
+        else:
+            self._read[name] = value
         self.used[name] = value
         return value
+
+    def redact(self, text: str) -> str:
+        """`text` with every value `${VAR}` read from the environment written back as `${VAR}`."""
+        for name, value in self._read.items():
+            if len(value) >= MIN_REDACTED and value in text:
+                text = text.replace(value, f"${{{name}}}")
+        return text
 
     def substitute(self, text: str) -> str:
         """`$${` is a literal `${`; raises InterpolationError for an unset variable or a stray `${`."""

@@ -27,7 +27,9 @@ class Reader:
         self.interpolator = interpolator
 
     def error(self, node, code: str, message: str, hint: str | None = None) -> None:
-        self.collector.error(node, code, message, hint)
+        """Report at the node; a value read from the environment never reaches the message (SPEC 3.6)."""
+        redact = self.interpolator.redact
+        self.collector.error(node, code, redact(message), hint and redact(hint))
 
     def _source(self, node: Scalar) -> str | None:
         try:
