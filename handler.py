@@ -78,6 +78,12 @@ def _decide(event: Any, source: PolicySource) -> tuple[dict[str, Any], str]:
     return result, "warning" if result.get("errors") else "info"
 
 
+def replay_handler(event: Any, context: Any) -> dict[str, Any]:
+    """The Distributed Map worker of examples/sam/replay.yaml: a batch of archived mail, two policies."""
+    from engine.aws.replay import run_batch   # only the replay function pays for it
+    return run_batch(event)
+
+
 def _fallback(disposition: str, error: str, policy: dict[str, Any] | None) -> dict[str, Any]:
     return {"disposition": disposition, "rule": None, "shadow": [], "errors": [error],
             "policy": policy, "records": []}

@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from engine.tools.output import safe
 
 
-def render_record(record: dict[str, Any], indent: str = "  ") -> list[str]:
-    """One record's trace as an operator reads it: each rule tried, each condition, the outcome."""
+def render_record(record: dict[str, Any], indent: str = "  ", assumed: Collection[str] = ()) -> list[str]:
+    """One record's trace as an operator reads it: each rule tried, each condition, the outcome.
+
+    ``assumed`` names verdicts the input did not carry (PASS by default): their tests say so.
+    """
     lines = []
     for step in record.get("trace") or []:
         mode = ", shadow" if step.get("mode") == "shadow" else ""
@@ -17,7 +21,7 @@ def render_record(record: dict[str, Any], indent: str = "  ") -> list[str]:
         if step.get("condition") is None:
             lines.append(f"{indent}  [yes] no `when`: always matches")
         else:
-            lines.extend(_render_condition(step["condition"], indent + "  "))
+            lines.extend(_render_condition(step["condition"], indent + "  ", assumed))
     errors = record.get("errors") or []
     lines.extend(f"{indent}error: {safe(error)}" for error in errors)
     outcome = record.get("disposition")
@@ -36,24 +40,26 @@ def _mark(node: dict[str, Any]) -> str:
     return "[yes]" if node.get("held") else "[no] "
 
 
-def _render_condition(node: dict[str, Any], indent: str) -> list[str]:
+def _render_condition(node: dict[str, Any], indent: str, assumed: Collection[str] = ()) -> list[str]:
     """A condition trace node (see engine/compiler.py `explain`) and its children."""
     deeper = indent + "      "
     if "test" in node:
         checks = ", ".join(f"{c['op']} {_values_text(c.get('arg'))} ({'yes' if c.get('held') else 'no'})"
                            for c in node.get("checks", []))
         every = " (match: all, every value must)" if node.get("match") == "all" else ""
-        return [f"{indent}{_mark(node)} {node['test']} saw {_values_text(node.get('values'))}{every}: {checks}"]
+        guess = " (assumed)" if node["test"] in assumed else ""
+        return [f"{indent}{_mark(node)} {node['test']} saw {_values_text(node.get('values'))}{guess}{every}: {checks}"]
     for key in ("all", "any"):
         if key in node:
             lines = [f"{indent}{_mark(node)} {key} of:"]
             for child in node[key]:
-                lines.extend(_render_condition(child, deeper))
+                lines.extend(_render_condition(child, deeper, assumed))
             return lines
     if "not" in node:
-        return [f"{indent}{_mark(node)} not:"] + _render_condition(node["not"], deeper)
+        return [f"{indent}{_mark(node)} not:"] + _render_condition(node["not"], deeper, assumed)
     if "condition" in node:
-        return [f"{indent}{_mark(node)} condition {node['condition']}:"] + _render_condition(node["then"], deeper)
+        return [f"{indent}{_mark(node)} condition {node['condition']}:"] + \
+            _render_condition(node["then"], deeper, assumed)
     return [f"{indent}{_mark(node)} {_values_text(node)}"]
 
 

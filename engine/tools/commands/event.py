@@ -36,6 +36,9 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     fields = {name: getattr(args, name) for name in
               ("from", "to", "cc", "reply_to", "recipient", "subject", "sender", "spf", "dkim", "dmarc",
                "dmarc_policy", "spam", "virus", "header")}
+    if args.dmarc_policy and args.dmarc != "FAIL":
+        raise UsageError("--dmarc-policy: SES reports a DMARC policy only when DMARC fails; "
+                         "add --dmarc FAIL")
     try:
         fields = normalize_fields(fields)
     except ValueError as exc:   # flags that contradict each other (--dmarc-policy without --dmarc FAIL)
