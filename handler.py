@@ -17,6 +17,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from engine.aws import telemetry
+from engine.aws.actionqueue import ActionQueue, queue_actions
 from engine.aws.policysource import PolicySource
 from engine.aws.settings import Settings
 from engine.decision import DISPOSITIONS
@@ -28,6 +29,8 @@ NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "SesRules"
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 _source: PolicySource | None = None   # one per execution environment, made at its first invocation
+_queue = ActionQueue.from_env()       # the SQS client, made here only when ACTIONS_QUEUE_URL is set
+_actions: Any = None                  # the action function's runner, made at its first invocation
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, str]:
@@ -54,6 +57,7 @@ def _handle(event: Any, context: Any) -> dict[str, str]:
         telemetry.publish(metrics, SERVICE, result)
     except Exception:
         logger.exception("could not report the decision")
+    queue_actions(_queue, event, result, logger, metrics, SERVICE)
     return {"disposition": disposition if disposition in DISPOSITIONS else settings.on_error}
 
 
@@ -87,3 +91,13 @@ def replay_handler(event: Any, context: Any) -> dict[str, Any]:
 def _fallback(disposition: str, error: str, policy: dict[str, Any] | None) -> dict[str, Any]:
     return {"disposition": disposition, "rule": None, "shadow": [], "errors": [error],
             "policy": policy, "records": []}
+
+
+def action_handler(event: Any, context: Any) -> dict[str, Any]:
+    """The action function (SQS, partial batch responses): runs the actions lambda_handler queued."""
+    global _actions
+    if _actions is None:
+        from engine.aws.actionfunction import ActionFunction   # the deciding function never imports it
+
+        _actions = ActionFunction(os.environ, logger, metrics, SERVICE)
+    return _actions.handle(event, context)

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.actionplan import merged
+
 DISPOSITIONS = ("CONTINUE", "STOP_RULE", "STOP_RULE_SET")
 # The most restrictive record decides the event.
 SEVERITY = {"CONTINUE": 0, "STOP_RULE": 1, "STOP_RULE_SET": 2}
@@ -16,10 +18,13 @@ class RecordDecision:
     shadow: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     trace: list[dict] | None = None
+    actions: list[dict[str, Any]] = field(default_factory=list)         # planned, never run here
+    shadow_actions: list[dict[str, Any]] = field(default_factory=list)  # of shadow rules: reported only
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"disposition": self.disposition, "rule": self.rule,
-                                "shadow": list(self.shadow), "errors": list(self.errors)}
+                                "shadow": list(self.shadow), "errors": list(self.errors),
+                                "actions": list(self.actions), "shadow_actions": list(self.shadow_actions)}
         if self.trace is not None:
             data["trace"] = self.trace
         return data
@@ -35,6 +40,19 @@ class Decision:
     policy_revision: str
     records: list[RecordDecision]
 
+    @property
+    def actions(self) -> list[dict[str, Any]]:
+        """Every record's actions, in order, each once: `{"rule", "type", ...resolved arguments}`."""
+        if len(self.records) == 1:
+            return list(self.records[0].actions)
+        return merged(r.actions for r in self.records)
+
+    @property
+    def shadow_actions(self) -> list[dict[str, Any]]:
+        if len(self.records) == 1:
+            return list(self.records[0].shadow_actions)
+        return merged(r.shadow_actions for r in self.records)
+
     @classmethod
     def combine(cls, records: list[RecordDecision], name: str, revision: str) -> "Decision":
         """Most restrictive record wins; its rule is that of the first record with that answer."""
@@ -49,5 +67,6 @@ class Decision:
 
     def to_dict(self) -> dict[str, Any]:
         return {"disposition": self.disposition, "rule": self.rule, "shadow": list(self.shadow),
-                "errors": list(self.errors), "policy": {"name": self.policy_name, "revision": self.policy_revision},
+                "errors": list(self.errors), "actions": self.actions, "shadow_actions": self.shadow_actions,
+                "policy": {"name": self.policy_name, "revision": self.policy_revision},
                 "records": [r.to_dict() for r in self.records]}

@@ -66,7 +66,7 @@ CASES = [
     (HEAD + "  - {name: r, disposition: CONTINUE}\n  - {name: r, disposition: CONTINUE}\n", 4, 12,
      "duplicate-rule", "rule name 'r' is already used (line 3)", None),
     (HEAD + "  - {disposition: CONTINUE}\n", 3, 5, "missing-key", "rule has no name", None),
-    (HEAD + "  - {name: r}\n", 3, 5, "missing-key", "rule r has no disposition", None),
+    (HEAD + "  - {name: r}\n", 3, 5, "missing-key", "rule r has neither disposition nor actions", None),
     ("version: 2\nrules: []\n", 1, 10, "bad-value", "version must be one of 1", None),
     ("rules: []\n", 1, 1, "missing-key", "policy has no version", "version: 1"),
     ("version: 1\n", 1, 1, "missing-key", "policy has no rules", None),

@@ -97,3 +97,13 @@ def _dig(value: Any, *keys: Any) -> Any:
         except (KeyError, IndexError, TypeError):
             return None
     return value
+
+
+def count(metrics: Metrics, service: str, metric: str, **dimensions: str) -> None:
+    """One count of `metric`, published at once (totals per dimension value)."""
+    _flush(metrics, service, metric, **dimensions)
+
+
+def mask(value: Any, mode: str) -> Any:
+    """`value` (a string, a list, a trace tree) with its addresses as LOG_ADDRESSES wants them."""
+    return "***" if mode == "none" and value else _mask(value, mode)

@@ -149,6 +149,10 @@ class ConditionCompiler:
 
     # -- tests ---------------------------------------------------------------------------------
 
+    def field_test(self, key: Scalar, node: Node) -> Condition | None:
+        """A TEST on the field `key` names, written outside a condition (an action's `recipients:`)."""
+        return self._field_test(key, node)
+
     def _path_test(self, mapping: Mapping) -> Condition | None:
         path_node = mapping.get("path")
         path = self.reader.text(path_node, "path")

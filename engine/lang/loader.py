@@ -6,6 +6,7 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Mapping as TMapping
 
 from engine.conditions import Condition, nesting
@@ -20,8 +21,11 @@ from engine.lang.yamlsource import MAX_POLICY_BYTES, Mapping, Node, Scalar, comp
 from engine.mail.regex import budget as regex_budget
 from engine.policy import Policy, Rule
 
+if TYPE_CHECKING:
+    from engine.lang.actions import ActionReader
+
 POLICY_KEYS = ("version", "name", "description", "default", "on_error", "lists", "conditions", "rules")
-RULE_KEYS = ("name", "description", "when", "disposition", "enabled", "mode", "lint")
+RULE_KEYS = ("name", "description", "when", "disposition", "actions", "enabled", "mode", "lint")
 MODES = ("enforce", "shadow")
 VERSIONS = ("1",)
 NAME_RE = re.compile(r"[A-Za-z0-9_.-]+\Z")
@@ -74,6 +78,8 @@ class _PolicyBuilder:
         self.doc = doc
         self.base_dir = base_dir
         self.named_depths: dict[str, int] = {}
+        self.action_reader: ActionReader | None = None
+        self.lists: dict[str, list | None] = {}
 
     def build(self, default_name: str, file: str, text: str) -> Policy:
         reader, doc = self.reader, self.doc
@@ -90,6 +96,7 @@ class _PolicyBuilder:
         named_nodes = self._named_condition_nodes()
         compiler = ConditionCompiler(reader, lists, named_nodes)
         conditions = self._compile_named(compiler, named_nodes)
+        self.lists = lists
         rules = self._rules(compiler)
         compiler.resolve_refs(conditions)
         for rule in rules:
@@ -209,22 +216,36 @@ class _PolicyBuilder:
             elif name is not None:
                 seen[name] = mapping.get("name")  # type: ignore[assignment]
         when = mapping.get("when")
+        actions_node = mapping.get("actions")
+        actions = () if actions_node is None else self._actions(compiler).read(actions_node, name or "")
         disposition = None
         if mapping.get("disposition") is not None:
             disposition = reader.choice(mapping.get("disposition"), "disposition", DISPOSITIONS)
-        elif not (isinstance(when, Mapping) and when.get("disposition") is not None):  # misplaced: compiler says
-            reader.error(mapping, "missing-key", f"rule {name or ''} has no disposition".replace("  ", " "),
-                         "add disposition: CONTINUE, STOP_RULE or STOP_RULE_SET")
+        elif actions_node is None and not (isinstance(when, Mapping) and when.get("disposition") is not None):
+            # (a disposition indented under `when:` is reported by the compiler, where it stands)
+            reader.error(mapping, "missing-key", f"rule {name or ''} has neither disposition nor actions".replace("  ", " "),
+                         "add disposition: CONTINUE, STOP_RULE or STOP_RULE_SET, or actions: for a routing rule")
         enabled = True if mapping.get("enabled") is None else reader.boolean(mapping.get("enabled"), "enabled")
         mode = "enforce" if mapping.get("mode") is None else reader.choice(mapping.get("mode"), "mode", MODES)
         description = None if mapping.get("description") is None else reader.text(mapping.get("description"), "description")
         ignore = self._lint_ignore(mapping.get("lint"))
         condition = None if when is None else compiler.condition(when, "when")
-        if None in (name, disposition, enabled, mode) or (when is not None and condition is None):
+        if None in (name, enabled, mode, actions) or (when is not None and condition is None) \
+                or (disposition is None and actions_node is None) \
+                or (disposition is None and mapping.get("disposition") is not None):
             return None
         return Rule(name=name, disposition=disposition, condition=condition, mode=mode,  # type: ignore[arg-type]
                     enabled=enabled, description=description, lint_ignore=ignore,  # type: ignore[arg-type]
-                    line=mapping.line, col=mapping.col)
+                    line=mapping.line, col=mapping.col, actions=actions)  # type: ignore[arg-type]
+
+    def _actions(self, compiler: ConditionCompiler) -> ActionReader:
+        """The action reader, made for the first rule with actions: a policy without any (and the
+        deciding function's cold start) never imports the action registry."""
+        if self.action_reader is None:
+            from engine.lang.actions import ActionReader
+
+            self.action_reader = ActionReader(self.reader, compiler, self.lists)
+        return self.action_reader
 
     def _lint_ignore(self, node: Node | None) -> tuple[str, ...]:
         if node is None:

@@ -5,6 +5,7 @@ import json
 from collections.abc import Collection
 from typing import Any
 
+from engine.actions.registry import preview
 from engine.tools.output import safe
 
 
@@ -17,11 +18,12 @@ def render_record(record: dict[str, Any], indent: str = "  ", assumed: Collectio
     for step in record.get("trace") or []:
         mode = ", shadow" if step.get("mode") == "shadow" else ""
         outcome = "matched" if step.get("held") else "no match"
-        lines.append(f"{indent}rule {step['rule']} ({step.get('disposition')}{mode}): {outcome}")
+        lines.append(f"{indent}rule {step['rule']} ({step.get('disposition') or 'routing'}{mode}): {outcome}")
         if step.get("condition") is None:
             lines.append(f"{indent}  [yes] no `when`: always matches")
         else:
             lines.extend(_render_condition(step["condition"], indent + "  ", assumed))
+        lines.extend(f"{indent}  action: {safe(preview(a))}" for a in step.get("actions") or [])
     errors = record.get("errors") or []
     lines.extend(f"{indent}error: {safe(error)}" for error in errors)
     outcome = record.get("disposition")
@@ -33,6 +35,10 @@ def render_record(record: dict[str, Any], indent: str = "  ", assumed: Collectio
         lines.append(f"{indent}=> {outcome}: no rule decided, the policy default applied")
     if record.get("shadow"):
         lines.append(f"{indent}   shadow rules that matched: {', '.join(record['shadow'])}")
+    for key, what in (("actions", "actions planned"), ("shadow_actions", "shadow actions (never run)")):
+        if record.get(key):
+            lines.append(f"{indent}   {what}:")
+            lines.extend(f"{indent}     {safe(preview(a))} (rule {a['rule']})" for a in record[key])
     return lines
 
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any, Iterator
+from typing import Mapping as TMapping
 
 from jsonpath_ng.ext import parse as parse_path
 
 from engine.lang.diagnostics import Diagnostic
 from engine.lang.yamlsource import Mapping, Node, Scalar, Sequence
 from engine.suggest import did_you_mean
+from engine.tools.actionlint import CODES as ACTION_CODES
+from engine.tools.actionlint import action_findings
 
 CODES: dict[str, str] = {
     "unreachable-rule": "an earlier enabled, enforcing rule always matches, so this rule is never tried",
@@ -26,6 +29,7 @@ CODES: dict[str, str] = {
     "unused-list": "a named list no rule uses",
     "unused-condition": "a named condition no rule uses",
     "unknown-lint-code": "a lint: {ignore: [...]} entry that is not a lint code",
+    **ACTION_CODES,
 }
 
 # --- the shape of an SES receiving record's `ses` object (SPEC section 2) ---------
@@ -422,8 +426,9 @@ class _Finding:
 
 
 class _Linter:
-    def __init__(self, policy: Any):
+    def __init__(self, policy: Any, environ: TMapping[str, str] | None = None):
         self.policy = policy
+        self.environ = environ
         root = policy.source if isinstance(policy.source, Mapping) else Mapping([], 1, 1)
         self.root = root
         named = root.get("conditions")
@@ -442,6 +447,7 @@ class _Linter:
         self._spoofable()
         self._unused()
         self._ignore_codes()
+        self.findings += [_Finding(*f) for f in action_findings(list(self._rules()), self.environ)]
         return self.findings
 
     def _rules(self) -> Iterator[tuple[Any, Mapping]]:
@@ -464,7 +470,7 @@ class _Linter:
                 self.findings.append(_Finding(
                     name_node, "never-matches", f"rule {rule.name!r} can never match: its condition never holds",
                     "check the paths and operators of its `when`", rule.name))
-            if truth is True and rule.mode == "enforce" and blocker is None:
+            if truth is True and rule.mode == "enforce" and rule.disposition is not None and blocker is None:
                 blocker = (rule.name, node.line)
 
     def _paths(self) -> None:
@@ -507,7 +513,8 @@ class _Linter:
                 self.findings.append(_Finding(key, "unused-condition",
                                               f"condition {name!r} is not used by any rule",
                                               "use it with {condition: " + name + "} or remove it"))
-        reachable = [n.get("when") for n in self.rule_nodes] + [self.named.get(c) for c in used_conditions]
+        reachable = [n.get(k) for n in self.rule_nodes for k in ("when", "actions")]
+        reachable += [self.named.get(c) for c in used_conditions]
         used_lists = {ref.text for tree in reachable for ref in _references(tree, "list")}
         for name, key in self.list_keys.items():
             if name not in used_lists:
@@ -546,13 +553,14 @@ def _family(test: Test) -> str | None:
     return "sender" if base in _SENDER_FIELDS else None
 
 
-def lint(policy: Any) -> list[Diagnostic]:
-    """Warnings for a loaded policy, sorted by position, minus those its rules ignore."""
+def lint(policy: Any, environ: TMapping[str, str] | None = None) -> list[Diagnostic]:
+    """Warnings for a loaded policy, sorted by position, minus those its rules ignore;
+    `environ`: where the deployment's ALLOWED_* settings may be (validate's environment)."""
     ignored = {r.name: set(r.lint_ignore or ()) for r in policy.rules}
     file = policy.file or "<string>"
     warnings = [
         Diagnostic(file, f.node.line, f.node.col, "warning", f.code, f.message, f.hint)
-        for f in _Linter(policy).run()
+        for f in _Linter(policy, environ).run()
         if not (f.rule and f.code in ignored.get(f.rule, set()))
     ]
     return sorted(warnings, key=lambda d: (d.line, d.col, d.code))
