@@ -262,7 +262,7 @@ HINTED = [
     rule("{subject: {matches: '(abc'}}"), rule("{subject: {matches: '(?i'}}"), rule("{subject: {matches: 'x(?#c)'}}"),
     rule("{subject: {matches: '(?P<n>a)(?P=n)'}}"), rule("{subject: {matches: 'a)'}}"),
     rule("{from: '${AWS_SECRET_ACCESS_KEY}'}"), rule("{subject: {matches: '\\pL{300}'}}"),
-    "version: 1\nlists:\n  a: {file: /etc/hostname}\nrules: []\n",
+    "version: 1\nlists:\n  a: {file: /etc/hostname}\nrules: []\n", HEAD + "  - {name: r}\n",
 ]
 
 
