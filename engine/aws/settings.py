@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from engine.decision import DISPOSITIONS
+from engine.lang.interpolation import RESERVED_HINT, is_reserved
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
@@ -46,22 +47,23 @@ class Settings:
             policy_file=policy_file if policy_file.is_absolute() else base / policy_file,
             on_error=_setting(logger, "ON_ERROR", "CONTINUE", _one_of(*DISPOSITIONS)),
             log_addresses=_setting(logger, "LOG_ADDRESSES", "masked", _one_of("masked", "full", "none")),
-            trace_rate=_setting(logger, "LOG_TRACE", 0.0, _trace_rate),
-            max_age=_setting(logger, "POWERTOOLS_PARAMETERS_MAX_AGE", MAX_AGE_DEFAULT, _max_age),
+            trace_rate=_setting(logger, "LOG_TRACE", "none", _trace_rate),
+            max_age=_setting(logger, "POWERTOOLS_PARAMETERS_MAX_AGE", str(MAX_AGE_DEFAULT), _max_age),
             policy_environ=_policy_environ(logger),
         )
 
 
-def _setting(logger: Logger, name: str, default: T, parse: Callable[[str], T]) -> T:
+def _setting(logger: Logger, name: str, default: str, parse: Callable[[str], T]) -> T:
+    """The variable parsed; unset or invalid, `default`, written as the docs write it (`none`, not 0.0)."""
     raw = os.environ.get(name, "").strip()
     if not raw:
-        return default
+        return parse(default)
     try:
         return parse(raw)
     except ValueError as exc:
         logger.error("invalid setting, default used",
                      extra={"variable": name, "value": raw, "default": default, "reason": str(exc)})
-        return default
+        return parse(default)
 
 
 def _one_of(*choices: str) -> Callable[[str], str]:
@@ -92,9 +94,9 @@ def _max_age(raw: str) -> int:
 def _policy_environ(logger: Logger) -> dict[str, str] | None:
     """The process environment plus POLICY_ENVIRONMENT's JSON object of the policy's ${VAR}s.
 
-    An entry never replaces a variable the function already has (the runtime's
-    AWS_* and LAMBDA_* among them). A refused entry is logged by name, never by
-    value (a value may be a secret), and the others still apply.
+    An entry never replaces a variable the function already has, nor adds one the
+    runtime reserves (`is_reserved`, the interpolator's own rule). A refused entry
+    is logged by name, never by value (a value may be a secret); the others apply.
     """
     raw = os.environ.get(POLICY_ENVIRONMENT, "").strip()
     if not raw:
@@ -127,6 +129,8 @@ def _refused(name: str, value: object) -> str | None:
     """Why a POLICY_ENVIRONMENT entry cannot be added, or None."""
     if not _VARIABLE_NAME.fullmatch(name):
         return "not a variable name (letters, digits and _, not starting with a digit)"
+    if is_reserved(name):
+        return f"a reserved name, which no policy may read: {RESERVED_HINT}"
     if not isinstance(value, str):
         return f"the value is a JSON {type(value).__name__}, expected a string"
     if name in os.environ:

@@ -19,7 +19,7 @@ from engine.conditions import (
     Test,
     json_safe,
 )
-from engine.lang.reader import Reader
+from engine.lang.reader import BOOLEAN_HINT, Reader
 from engine.lang.yamlsource import Mapping, Node, Scalar, Sequence
 from engine.mail.fields import (
     FieldError,
@@ -38,11 +38,13 @@ from engine.mail.operators import (
     all_operator_names,
 )
 from engine.mail.values import NumberLiteral
-from engine.suggest import hint_for
+from engine.suggest import Names, hint_for
 
 COMBINATORS = ("all", "any", "not", "condition")
 TEST_OPTIONS = ("match", "case_sensitive")
 MATCH_MODES = ("any", "all")
+# Keys of a rule that are no field: written under `when:`, they were meant beside it.
+RULE_KEYS_NOT_FIELDS = ("name", "description", "disposition", "enabled", "mode", "lint", "actions")
 
 
 class ConditionCompiler:
@@ -54,6 +56,8 @@ class ConditionCompiler:
         self.named_nodes = named
         self.refs: list[tuple[Named, Scalar]] = []
         self.header_names: set[str] = set()     # lower-cased; the only headers a record indexes
+        self.list_names, self.condition_names = Names(lists), Names(named)
+        self.list_checks: dict[tuple, tuple[Callable, Any]] = {}   # one build per list, operator and field
 
     def resolve(self, key: str, cs: bool) -> tuple[Source, FieldSpec | None]:
         source, field = resolve(key, cs)
@@ -74,6 +78,10 @@ class ConditionCompiler:
             self.error(mapping, "empty-condition", f"{what} is empty",
                        "write a test such as {spf: PASS}, or remove `when` to always match")
             return None
+        if what == "when" and any(k.text in RULE_KEYS_NOT_FIELDS for k, _ in mapping.items):
+            mapping = self._without_rule_keys(mapping)
+            if mapping is None:
+                return None
         keys = [k.text for k, _ in mapping.items]
         combinator = next((k for k in keys if k in COMBINATORS), None)
         if combinator is not None:
@@ -90,6 +98,20 @@ class ConditionCompiler:
         if any(t is None for t in tests):
             return None
         return tests[0] if len(tests) == 1 else AllOf(tests)  # type: ignore[arg-type]
+
+    def _without_rule_keys(self, mapping: Mapping) -> Mapping | None:
+        """`disposition:` indented under `when:` is a rule key in the wrong place, not a field: say so,
+        and compile the rest of the condition so its own errors are reported too."""
+        for key, _ in mapping.items:
+            if key.text in RULE_KEYS_NOT_FIELDS:
+                self.error(key, "rule-key-in-when", f"{key.text!r} is a key of the rule, indented under `when:`",
+                           f"indent {key.text}: like `when:`, as a key of the rule")
+        rest = [(k, v) for k, v in mapping.items if k.text not in RULE_KEYS_NOT_FIELDS]
+        if not rest:
+            return None
+        kept = Mapping(rest, mapping.line, mapping.col)
+        kept._index = {k.text: i for i, (k, _) in enumerate(rest)}
+        return kept
 
     def _children(self, node: Node, key: Scalar) -> list[Condition] | None:
         items = self.reader.sequence(node, f"{key.text!r}")
@@ -119,7 +141,7 @@ class ConditionCompiler:
             return None
         if name not in self.named_nodes:
             self.error(node, "unknown-condition", f"unknown named condition {name!r}",
-                       hint_for(name, self.named_nodes) or "define it under `conditions:`")
+                       hint_for(name, self.condition_names) or "define it under `conditions:`")
             return None
         ref = Named(name)
         self.refs.append((ref, node))  # type: ignore[arg-type]
@@ -215,22 +237,60 @@ class ConditionCompiler:
             self.error(key, "unknown-operator", f"unknown operator {name!r}",
                        hint_for(name, all_operator_names() + list(TEST_OPTIONS)))
             return None
-        value = self._argument(op.arg, arg, positive, source, cs)
-        if value is None:
+        list_key = _list_key(positive, arg, source, cs)
+        if list_key in self.list_checks:      # a list used many times is built once per operator and field
+            built = self.list_checks[list_key]
+        else:
+            value = self._argument(op.arg, arg, positive, source, cs)
+            if value is None:
+                return None
+            built = self._build(op, value, arg, source, field, cs)
+            if list_key is not None:
+                self.list_checks[list_key] = built   # a list that failed has reported it once
+        if built is None:
             return None
-        if field is not None and positive in ("equals", "in") and not self._check_enum(field, arg, value):
+        return Check(name, built[1], built[0], negated=name in NEGATIONS, whole=op.scope == "whole")
+
+    def _build(self, op: Any, value: Any, arg: Node, source: Source, field: FieldSpec | None,
+               cs: bool) -> tuple[Callable, Any] | None:
+        """The check's predicate and its argument as traces show it; None after reporting an error."""
+        if field is not None and op.name in ("equals", "in") and not self._check_enum(field, arg, value):
             return None
         try:
             pred = op.build(value[0] if op.arg == "literal" else value, source, cs)
         except LiteralError as exc:
-            self.error(arg, "bad-literal", str(exc), exc.hint)
+            self.error(arg, "bad-literal", self._literal_message(exc, arg), exc.hint)
             return None
         arg_value = value[0] if op.arg == "literal" else value
         if op.arg == "field":
             shown = arg.text      # as written: `from.address`, not the source's short label
         else:
             shown = json_safe([_shown(v) for v in arg_value] if isinstance(arg_value, list) else _shown(arg_value))
-        return Check(name, shown, pred, negated=name in NEGATIONS, whole=op.scope == "whole")
+        return pred, shown
+
+    def _literal_message(self, exc: LiteralError, arg: Node) -> str:
+        """The operator's complaint, naming where a bad literal came from and never a variable's value:
+        a list's entry by its number and source, a `${VAR}` scalar as written (SPEC 3.6)."""
+        message, literal = str(exc), exc.literal
+        shown = None if literal is None else self._provenance(arg, literal)
+        raw = str(getattr(literal, "text", literal))
+        for form in (repr(raw), f"'{raw}'"):      # operators quote with repr, regex errors as written
+            if shown and form in message:
+                return message.replace(form, shown)
+        return message
+
+    def _provenance(self, arg: Node, literal: Any) -> str | None:
+        """A literal for a message with its list and entry number, or as written when from `${VAR}`."""
+        entries = self.lists.get(arg.get("list").text) if isinstance(arg, Mapping) and arg.get("list") else None
+        described = entries.describe(literal) if hasattr(entries, "describe") else None
+        return described or self._as_written(arg, str(getattr(literal, "text", literal)))
+
+    def _as_written(self, arg: Node, raw: str) -> str | None:
+        """The scalar of `arg` that gave the literal `raw` through `${VAR}`, quoted as written; else None."""
+        for item in arg.items if isinstance(arg, Sequence) else [arg]:
+            if isinstance(item, Scalar) and "$" in item.text and self.reader.value_of(item) == raw:
+                return repr(item.text)
+        return None
 
     def _check_enum(self, field: FieldSpec, node: Node, literals: list) -> bool:
         """Verdict, enum and boolean fields take only their own values (`spf: PAS` is a typo)."""
@@ -238,7 +298,7 @@ class ConditionCompiler:
             bad = [lit for lit in literals if lit not in ("true", "false")]
             for lit in bad:
                 self.error(node, "expected-boolean", f"{field.name} must be true or false, not {_shown(lit)!r}",
-                           "only true and false are booleans in a policy (not yes/no/on/off)")
+                           BOOLEAN_HINT)
             return not bad
         if not field.values:
             return True
@@ -247,7 +307,7 @@ class ConditionCompiler:
         for lit in literals:
             text = lit.text if isinstance(lit, NumberLiteral) else lit
             if text.lower() not in allowed:
-                self.error(node, "bad-value", f"{text!r} is not a {field.name} value ({', '.join(field.values)})",
+                self.error(node, "bad-value", f"{self._provenance(node, lit) or repr(text)} is not a {field.name} value ({', '.join(field.values)})",
                            hint_for(text, field.values))
                 ok = False
         return ok
@@ -284,10 +344,9 @@ class ConditionCompiler:
                 return None
             if name not in self.lists:
                 self.error(node.get("list"), "unknown-list", f"unknown list {name!r}",
-                           hint_for(name, self.lists) or "define it under `lists:`")
+                           hint_for(name, self.list_names) or "define it under `lists:`")
                 return None
-            entries = self.lists[name]
-            return None if entries is None else list(entries)   # a list that failed has its own error
+            return self.lists[name]   # None: a list that failed has its own error
         items = node.items if isinstance(node, Sequence) else [node]
         if not items:
             self.error(node, "empty-list", f"{op} needs at least one value")
@@ -327,6 +386,13 @@ class _Numbers(Source):
 
 
 _NUMBERS = _Numbers()
+
+
+def _list_key(op: str, arg: Node, source: Source, cs: bool) -> tuple | None:
+    """What a check on a `{list: NAME}` argument depends on: operator, list, field and case."""
+    if not (isinstance(arg, Mapping) and len(arg.items) == 1 and isinstance(arg.get("list"), Scalar)):
+        return None
+    return op, arg.get("list").text, type(source).__name__, source.label, cs  # type: ignore[union-attr]
 
 
 def _shown(value: Any) -> Any:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from typing import Mapping as TMapping
 
 from engine.conditions import Condition, nesting
+from engine.files import read_regular
 from engine.decision import DISPOSITIONS
 from engine.lang.compiler import ConditionCompiler
 from engine.lang.diagnostics import Collector, Diagnostic, PolicyError
@@ -17,6 +18,7 @@ from engine.lang.interpolation import Interpolator
 from engine.lang.lists import load_lists
 from engine.lang.reader import Reader
 from engine.lang.yamlsource import MAX_POLICY_BYTES, Mapping, Node, Scalar, compose
+from engine.mail.regex import budget as regex_budget
 from engine.policy import Policy, Rule
 
 if TYPE_CHECKING:
@@ -35,8 +37,7 @@ def load_policy(path: str | os.PathLike, environ: TMapping[str, str] | None = No
     """Load a policy file; lists and `base_dir` resolve against its folder."""
     file = str(path)
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_POLICY_BYTES + 1)
+        data = read_regular(path, MAX_POLICY_BYTES)     # a FIFO or device is refused, not waited on
     except OSError as exc:
         raise PolicyError([Diagnostic(file, 1, 1, "error", "unreadable",
                                       f"cannot read policy: {exc.strerror or exc}")]) from None
@@ -55,7 +56,7 @@ def load_policy_text(text: str, base_dir: str | os.PathLike = ".", *, file: str 
                      name: str | None = None, environ: TMapping[str, str] | None = None) -> Policy:
     """Load a policy from text. Raises PolicyError carrying every diagnostic found."""
     collector = Collector(file)
-    root = compose(text, file)
+    root = compose(text, file, collector.errors)      # a duplicate key does not hide the other errors
     interpolator = Interpolator(os.environ if environ is None else environ)
     reader = Reader(collector, interpolator)
     if root is None:
@@ -65,7 +66,8 @@ def load_policy_text(text: str, base_dir: str | os.PathLike = ".", *, file: str 
     if doc is None:
         collector.raise_if_any()
     builder = _PolicyBuilder(reader, doc, Path(base_dir))   # type: ignore[arg-type]
-    policy = builder.build(name or "<string>", file, text)
+    with regex_budget():       # every pattern of the policy draws on one RE2 program budget (SPEC 3.8)
+        policy = builder.build(name or "<string>", file, text)
     collector.raise_if_any()
     return policy
 
@@ -181,7 +183,7 @@ class _PolicyBuilder:
     def _rules(self, compiler: ConditionCompiler) -> list[Rule]:
         node = self.doc.get("rules")
         if node is None:
-            self.reader.error(self.doc, "missing-key", "policy has no rules", "add rules: [] (an empty list is allowed)")
+            self.reader.error(self.doc, "missing-key", "policy has no rules", "add rules: [], an empty list is allowed")
             return []
         seq = self.reader.sequence(node, "rules")
         if seq is None:
@@ -213,19 +215,20 @@ class _PolicyBuilder:
                              f"rule name {name!r} is already used (line {seen[name].line})", "rule names are unique")
             elif name is not None:
                 seen[name] = mapping.get("name")  # type: ignore[assignment]
+        when = mapping.get("when")
         actions_node = mapping.get("actions")
         actions = () if actions_node is None else self._actions(compiler).read(actions_node, name or "")
         disposition = None
         if mapping.get("disposition") is not None:
             disposition = reader.choice(mapping.get("disposition"), "disposition", DISPOSITIONS)
-        elif actions_node is None:
+        elif actions_node is None and not (isinstance(when, Mapping) and when.get("disposition") is not None):
+            # (a disposition indented under `when:` is reported by the compiler, where it stands)
             reader.error(mapping, "missing-key", f"rule {name or ''} has neither disposition nor actions".replace("  ", " "),
-                         "add disposition: CONTINUE, STOP_RULE or STOP_RULE_SET (or actions: a routing rule)")
+                         "add disposition: CONTINUE, STOP_RULE or STOP_RULE_SET, or actions: for a routing rule")
         enabled = True if mapping.get("enabled") is None else reader.boolean(mapping.get("enabled"), "enabled")
         mode = "enforce" if mapping.get("mode") is None else reader.choice(mapping.get("mode"), "mode", MODES)
         description = None if mapping.get("description") is None else reader.text(mapping.get("description"), "description")
         ignore = self._lint_ignore(mapping.get("lint"))
-        when = mapping.get("when")
         condition = None if when is None else compiler.condition(when, "when")
         if None in (name, enabled, mode, actions) or (when is not None and condition is None) \
                 or (disposition is None and actions_node is None) \

@@ -51,6 +51,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
+from engine.files import read_regular
 from engine.mail.addresses import MAX_REFERENCE_LENGTH, parse_addresses
 from engine.mail.fields import DMARC_POLICIES, VERDICTS
 from engine.mail.sesblock import SesBlock, find_ses_block, synthetic_block
@@ -61,6 +62,7 @@ VERDICT_FIELDS = {"spf": "spfVerdict", "dkim": "dkimVerdict", "dmarc": "dmarcVer
                   "spam": "spamVerdict", "virus": "virusVerdict"}
 ADDRESS_FIELDS = ("from", "to", "cc", "reply_to", "recipient")
 FIELDS = (*HEADER_FIELDS, "sender", "recipient", *VERDICT_FIELDS, "dmarc_policy", "header", "eml")
+EVENT_FIELDS = FIELDS[:-1]    # what a message lists: `eml` names a file to start from, not a field of the event
 
 HEADERS_LIMIT = 10 * 1024
 EPOCH = "1970-01-01T00:00:00.000Z"
@@ -74,6 +76,13 @@ FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:ses-rules"
 # values of 8-bit headers come back as surrogate-escaped text we can decode ourselves
 # (compat32 would hand back opaque Header objects for them).
 _POLICY = email_policy.default
+# RFC 5322 section 3.6 fields, trace fields and MIME's: a message holds at least one of them, and a YAML
+# file read as a message (`version: 1`, `rules: []`: "headers" version and rules) holds none.
+MAIL_HEADERS = frozenset({
+    "date", "from", "sender", "reply-to", "to", "cc", "bcc", "message-id", "in-reply-to", "references",
+    "subject", "comments", "keywords", "resent-date", "resent-from", "resent-sender", "resent-to",
+    "resent-cc", "resent-bcc", "resent-message-id", "return-path", "received", "mime-version",
+    "content-type", "content-transfer-encoding", "delivered-to", "x-ses-receipt"})
 # Defects that do not make a parse doubtful: UTF-8 local parts (RFC 6532) and obsolete syntax.
 _HARMLESS_DEFECTS = (NonASCIILocalPartDefect, ObsoleteHeaderDefect)
 # RFC 5322 4.5 obs-fields allow white space before the colon (`From  : x`); the stdlib parser
@@ -113,7 +122,7 @@ def build_event(fields: Mapping[str, Any]) -> dict:
     if eml is None:
         return _assemble(_flag_headers(clean), clean, b"").event
     try:
-        data = Path(eml).read_bytes()
+        data = read_regular(eml)
     except OSError as exc:
         raise ValueError(f"eml: cannot read {eml}: {exc.strerror or exc}") from None
     return _assemble(read_headers(data), clean, data).event
@@ -139,9 +148,9 @@ def normalize_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     clean: dict[str, Any] = {}
     for key, value in fields.items():
         if key not in FIELDS:
-            close = did_you_mean(str(key), FIELDS)
+            close = did_you_mean(str(key), EVENT_FIELDS)
             hint = f" (did you mean {close}?)" if close else ""
-            raise ValueError(f"unknown event field {key!r}{hint}; fields: {', '.join(FIELDS)}")
+            raise ValueError(f"unknown event field {key!r}{hint}; fields: {', '.join(EVENT_FIELDS)}")
         if value is None or value == []:
             continue
         if key in ADDRESS_FIELDS or key == "header":
@@ -181,6 +190,9 @@ def read_headers(data: bytes) -> Headers:
     if not headers or not _FIELD_NAME.fullmatch(headers[0][0]):
         raise ValueError("not an e-mail message: it does not start with a header field "
                          "(NAME: value)")
+    if not any(name.lower() in MAIL_HEADERS for name, _ in headers):
+        raise ValueError("not an e-mail message: none of its header fields is a mail header "
+                         "such as From, To, Subject, Date, Message-ID or Received")
     return headers
 
 

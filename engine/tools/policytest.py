@@ -12,6 +12,7 @@ from typing import Any, Iterator
 
 from engine.actions.registry import ACTION_TYPES, preview
 from engine.decision import DISPOSITIONS
+from engine.files import read_regular
 from engine.lang.diagnostics import PolicyError
 from engine.lang.loader import load_policy
 from engine.lang.yamlsource import Mapping, Node, Scalar, Sequence, compose
@@ -115,7 +116,7 @@ class FileResult:
     file: str
     policy_file: str | None = None
     policy: Any = None
-    errors: list[str] = field(default_factory=list)   # the file could not run (each counts as a failure)
+    errors: list[str] = field(default_factory=list)   # why the file could not run: together one failure
     cases: list[CaseResult] = field(default_factory=list)
 
     @property
@@ -124,7 +125,7 @@ class FileResult:
 
     @property
     def failed(self) -> int:
-        return sum(not c.passed for c in self.cases) + len(self.errors)
+        return sum(not c.passed for c in self.cases) + bool(self.errors)
 
 
 class _Reader:
@@ -134,7 +135,7 @@ class _Reader:
         self.file = file
 
     def fail(self, node: Node, message: str) -> TestFileError:
-        return TestFileError(f"{self.file}:{node.line}:{node.col}: {message}")
+        return TestFileError(f"{self.file}:{node.line}:{node.col}: error: {message}")
 
     def mapping(self, node: Node | None, what: str, keys: set[str] | None, at: Node) -> Mapping:
         """A mapping node; with `keys`, unknown keys are refused with a hint."""
@@ -205,9 +206,9 @@ class _Reader:
 
 def _read(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8-sig")
+        return read_regular(path).decode("utf-8-sig")       # a FIFO is refused, not waited on
     except (OSError, UnicodeDecodeError) as exc:
-        raise TestFileError(f"{path}: cannot read: {exc}") from None
+        raise TestFileError(f"{path}:1:1: error: cannot read: {exc}") from None
 
 
 def _case_event(reader: _Reader, case: Mapping, folder: Path) -> dict:
@@ -224,7 +225,7 @@ def _case_event(reader: _Reader, case: Mapping, folder: Path) -> dict:
     if eml is not None:
         path = folder / reader.text(eml, "eml", case)
         try:
-            return event_from_eml(path.read_bytes(), fields)
+            return event_from_eml(read_regular(path), fields)
         except OSError as exc:
             raise reader.fail(eml, f"cannot read {path}: {exc.strerror or exc}") from None
         except ValueError as exc:   # a bad field, or bytes that are not a mail
@@ -262,7 +263,7 @@ def run_test_file(path: str | Path) -> FileResult:
         env_node = top.get("env")
         env = {k.text: reader.text(v, f"env.{k.text}", k) for k, v in
                reader.mapping(env_node, "env", None, top).items} if env_node is not None else {}
-        if not policy_path.is_file():
+        if not policy_path.exists():
             raise reader.fail(policy_node, f"policy file {policy_path} does not exist")
         result.policy = load_policy(policy_path, environ={**os.environ, **env})
         cases = top.get("cases")
