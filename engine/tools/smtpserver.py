@@ -60,7 +60,8 @@ class Handler:
         self.received = 0
 
     async def handle_DATA(self, smtp: SMTP, session: Any, envelope: Any) -> str:
-        message = Envelope(mail_from=envelope.mail_from or "", rcpt_tos=tuple(envelope.rcpt_tos),
+        sender = envelope.mail_from or ""
+        message = Envelope(mail_from="" if sender == "<>" else sender, rcpt_tos=tuple(envelope.rcpt_tos),
                            helo=session.host_name or "unknown", peer=tuple(session.peer[:2]))
         loop = asyncio.get_running_loop()
         try:
