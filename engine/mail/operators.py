@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from engine.mail import addresses, regex
 from engine.mail.fields import AddressSource, Source
-from engine.mail.values import NUMBER_RE, NumberLiteral, as_text, fold, is_number, nfc
+from engine.mail.values import NUMBER_RE, NumberLiteral, as_text, is_number, match_form_keep_case, text_key
 
 ValuePred = Callable[[Any, Any], bool]
 
@@ -32,10 +32,6 @@ class Operator:
     build: Callable[..., Callable]
 
 
-def _text_key(cs: bool) -> Callable[[str], str]:
-    return (lambda t: t) if cs else fold
-
-
 def _literal_text(lit: str | NumberLiteral) -> str:
     return lit.text if isinstance(lit, NumberLiteral) else lit
 
@@ -50,12 +46,12 @@ def _address_literal(lit: str, source: AddressSource) -> str:
         if parsed is None:
             hint = f"to test the domain write {source.label.split('.')[0]}.domain" if "@" not in lit else None
             raise LiteralError(f"{lit!r} is not one e-mail address", hint)
-        return f"{parsed.local if cs else fold(parsed.local)}@{parsed.domain}"
+        return f"{text_key(cs)(parsed.local)}@{parsed.domain}"
     if part == "domain":
         if "@" in lit:
             raise LiteralError(f"{lit!r} is an address, not a domain", f"use {source.label.split('.')[0]}.address")
         return addresses.normalize_domain(lit)
-    return lit if cs else fold(lit)
+    return text_key(cs)(lit)
 
 
 def build_in(literals: list[str | NumberLiteral], source: Source, cs: bool) -> ValuePred:
@@ -63,7 +59,7 @@ def build_in(literals: list[str | NumberLiteral], source: Source, cs: bool) -> V
     if isinstance(source, AddressSource) and source.kind == "address":
         wanted = frozenset(_address_literal(_literal_text(lit), source) for lit in literals)
         return lambda v, ctx: v in wanted
-    key = _text_key(cs)
+    key = text_key(cs)
     texts = frozenset(key(_literal_text(lit)) for lit in literals)
     numbers = frozenset(lit.value for lit in literals if isinstance(lit, NumberLiteral))
 
@@ -84,7 +80,7 @@ def build_equals(literal: str | NumberLiteral, source: Source, cs: bool) -> Valu
 # ---- text -----------------------------------------------------------------------------------
 
 def _text_pred(literals: list[str | NumberLiteral], cs: bool, test: Callable[[str, tuple[str, ...]], bool]) -> ValuePred:
-    key = _text_key(cs)
+    key = text_key(cs)
     wanted = tuple(key(_literal_text(lit)) for lit in literals)
 
     def pred(v: Any, ctx: Any) -> bool:
@@ -127,9 +123,9 @@ def _compile(patterns: list[str], cs: bool):
 
 
 def build_matches(literals, source, cs) -> ValuePred:
-    """RE2 search; case-insensitivity is RE2's own folding, so the value is only NFC-normalised
-    (and, with case_sensitive, compared exactly as given)."""
-    return _regex_pred(_compile([_literal_text(p) for p in literals], cs), (lambda t: t) if cs else nfc, "search")
+    """RE2 search on the value's match form without folding; the pattern is never normalised,
+    case-insensitivity is RE2's own flag (folding would turn a pattern's \\D into \\d)."""
+    return _regex_pred(_compile([_literal_text(p) for p in literals], cs), match_form_keep_case, "search")
 
 
 def glob_to_regex(pattern: str) -> str:
@@ -141,9 +137,9 @@ def glob_to_regex(pattern: str) -> str:
 
 
 def build_glob(literals, source, cs) -> ValuePred:
-    key = _text_key(cs)
-    program = _compile([glob_to_regex(key(_literal_text(p))) for p in literals], True)
-    return _regex_pred(program, key, "fullmatch")
+    """Like `matches`: the pattern as written (NFKC would make a full-width ＊ a wildcard)."""
+    program = _compile([glob_to_regex(_literal_text(p)) for p in literals], cs)
+    return _regex_pred(program, match_form_keep_case, "fullmatch")
 
 
 # ---- domains --------------------------------------------------------------------------------
@@ -170,39 +166,99 @@ def build_in_domain(literals, source, cs) -> ValuePred:
             raise LiteralError(f"{_literal_text(lit)!r} is not a domain", "write example.com (subdomains included)")
         domains.add(addresses.normalize_domain(text))
     wanted = frozenset(domains)
+    longest = max(map(len, wanted))
     # Address sources hand out domains already in normal form; only other text needs normalising.
     domain_of = _address_domain if isinstance(source, AddressSource) else _domain_of
 
     def pred(v: Any, ctx: Any) -> bool:
         domain = domain_of(v)
-        if not domain:
-            return False
-        while True:
-            if domain in wanted:
-                return True
-            dot = domain.find(".")
-            if dot < 0:
-                return False
-            domain = domain[dot + 1:]
+        return bool(domain) and any(parent in wanted for parent in addresses.parent_domains(domain, longest))
     return pred
 
 
 def build_same_as(other: Source, source: Source, cs: bool) -> ValuePred:
-    """Equal to any value of another field of the same record, in the form both share."""
+    """Equal to any value of another field of the same record, in the form both share.
+
+    The other field's values become a set once per record (cached in the context), so a
+    hostile header with thousands of values costs one lookup per value, not a scan each.
+    """
     both_address = isinstance(source, AddressSource) and source.kind == "address" and other.kind == "address"
-    key = (lambda t: t) if both_address else _text_key(cs)
+    key = (lambda t: t) if both_address else text_key(cs)
+    cache_key = f"same_as:{other.label}:{int(cs)}:{int(both_address)}"
+
+    def keyed(value: Any) -> str | None:
+        text = value if type(value) is str else as_text(value)
+        return None if text is None else key(text)
+
+    def pred(v: Any, ctx: Any) -> bool:
+        wanted = ctx.cache.get(cache_key)
+        if wanted is None:
+            wanted = ctx.cache[cache_key] = frozenset(keyed(o) for o in other.values(ctx)) - {None}
+        text = keyed(v)
+        return text is not None and text in wanted
+    return pred
+
+
+def build_confusable_with(literals, source, cs) -> ValuePred:
+    """Looks like a listed value without being one: equal UTS #39 skeletons (SPEC 3.5).
+
+    Domains compare label by label after IDNA, and a value holds when it or a parent domain
+    on a label boundary looks like a listed domain (`login.paypa1.com`); a listed domain's
+    own subdomains do not hold. Addresses compare local part and domain; text its match form.
+    """
+    from engine.mail import confusables     # the table loads only for policies that use it
+
+    part = source.part.name if isinstance(source, AddressSource) else None
+    if part == "domain":
+        return _confusable_domain([_domain_literal(lit) for lit in literals])
+    if part in ("address", "name_address"):
+        form = str                          # address values come in their normal form already
+
+        def key(text: str) -> tuple[str, ...]:
+            local, _, domain = text.rpartition("@")
+            return (confusables.skeleton(local, not cs), *confusables.domain_skeleton(domain))
+        listed = {_address_literal(_literal_text(lit), source) for lit in literals}
+    else:
+        form = text_key(cs)
+
+        def key(text: str) -> tuple[str, ...]:
+            return (confusables.skeleton(text, not cs),)
+        listed = {form(_literal_text(lit)) for lit in literals}
+    wanted = frozenset(key(text) for text in listed)
 
     def pred(v: Any, ctx: Any) -> bool:
         text = v if type(v) is str else as_text(v)
         if text is None:
             return False
-        text = key(text)
-        for o in other.values(ctx):
-            o_text = o if type(o) is str else as_text(o)
-            if o_text is not None and key(o_text) == text:
+        text = form(text)
+        return text not in listed and key(text) in wanted
+    return pred
+
+
+def _confusable_domain(literals: list[str]) -> ValuePred:
+    """Per listed label count, the skeletons of the listed domains; a value's parent with
+    that many labels (one `rfind` per label) is looked up, unless it is a listed domain."""
+    from engine.mail import confusables
+
+    listed = {addresses.normalize_domain(lit) for lit in literals}
+    by_labels: dict[int, set[tuple[str, ...]]] = {}
+    for domain in listed:
+        by_labels.setdefault(domain.count(".") + 1, set()).add(confusables.domain_skeleton(domain))
+
+    def pred(v: Any, ctx: Any) -> bool:
+        for count, skeletons in by_labels.items():
+            parent = confusables.top_labels(v, count) if type(v) is str else None
+            if parent and parent not in listed and confusables.domain_skeleton(parent) in skeletons:
                 return True
         return False
     return pred
+
+
+def _domain_literal(lit) -> str:
+    text = _literal_text(lit).strip()
+    if "@" in text or not text:
+        raise LiteralError(f"{text!r} is not a domain", "write example.com")
+    return text
 
 
 # ---- numbers --------------------------------------------------------------------------------
@@ -244,6 +300,8 @@ OPERATORS: dict[str, Operator] = {op.name: op for op in (
     Operator("glob", "literals", "value", "matches a glob whole (* and ?)", build_glob),
     Operator("in_domain", "literals", "value", "is in one of the domains or a subdomain", build_in_domain),
     Operator("same_as", "field", "value", "equals a value of another field", build_same_as),
+    Operator("confusable_with", "literals", "value", "looks like one of them (UTS #39 skeleton) without being it",
+             build_confusable_with),
     Operator("gt", "number", "value", "is a number greater than", _compare(lambda a, b: a > b)),
     Operator("gte", "number", "value", "is a number greater than or equal to", _compare(lambda a, b: a >= b)),
     Operator("lt", "number", "value", "is a number less than", _compare(lambda a, b: a < b)),
@@ -251,7 +309,8 @@ OPERATORS: dict[str, Operator] = {op.name: op for op in (
     Operator("exists", "boolean", "whole", "the field has at least one value (true) or none (false)", build_exists),
     Operator("count", "count", "whole", "the number of values satisfies a number test", build_count),
 )}
-NEGATABLE = ("equals", "in", "contains", "starts_with", "ends_with", "matches", "glob", "in_domain", "same_as")
+NEGATABLE = ("equals", "in", "contains", "starts_with", "ends_with", "matches", "glob", "in_domain", "same_as",
+             "confusable_with")
 NEGATIONS: dict[str, str] = {f"not_{name}": name for name in NEGATABLE}
 # What `count: {...}` may hold: tests on a number.
 COUNT_OPERATORS = ("equals", "in", "gt", "gte", "lt", "lte", "not_equals", "not_in")
