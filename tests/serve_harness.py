@@ -85,9 +85,10 @@ class Served:
             lines.append(line)
 
     def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str, str]:
-        """Send ``sig``; the exit code, the rest of stdout and all of stderr."""
+        """Send ``sig`` (to the process group: `make serve` included); the exit code, the rest of
+        stdout and all of stderr."""
         if self.process.poll() is None:
-            self.process.send_signal(sig)
+            os.killpg(self.process.pid, sig)
         code = self.process.wait(timeout=STOP_TIMEOUT)
         rest = []
         while (line := self.stdout.get(timeout=STOP_TIMEOUT)) is not None:
@@ -96,14 +97,14 @@ class Served:
 
 
 @contextmanager
-def served(policy: Path | str, *args: str, env: dict[str, str] | None = None,
-           json_rows: bool = True) -> Iterator[Served]:
-    """`ses-rules serve POLICY --listen 127.0.0.1:0 [--format json] ARGS`, stopped at the end."""
-    argv = [*COMMAND, "serve", str(policy), "--listen", "127.0.0.1:0", *(["--format", "json"] if json_rows else []),
-            *args]
+def served(policy: Path | str, *args: str, env: dict[str, str] | None = None, json_rows: bool = True,
+           argv: list[str] | None = None) -> Iterator[Served]:
+    """`ses-rules serve POLICY --listen 127.0.0.1:0 [--format json] ARGS` (or ``argv``), stopped at the end."""
+    argv = argv or [*COMMAND, "serve", str(policy), "--listen", "127.0.0.1:0",
+                    *(["--format", "json"] if json_rows else []), *args]
     environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               encoding="utf-8", env=environment)
+                               encoding="utf-8", env=environment, start_new_session=True)
     server = Served(process)
     for stream, lines in ((process.stdout, server.stdout), (process.stderr, server.stderr)):
         threading.Thread(target=_pump, args=(stream, lines), daemon=True).start()
@@ -112,7 +113,7 @@ def served(policy: Path | str, *args: str, env: dict[str, str] | None = None,
         yield server
     finally:
         if process.poll() is None:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=STOP_TIMEOUT)
 
 

@@ -251,3 +251,20 @@ def test_json_rows_are_one_object_per_line(tmp_path):
     rows = [json.loads(line) for line in lines]
     assert all(line.endswith("\n") and line.count("\n") == 1 for line in lines)
     assert len({row["input"] for row in rows}) == 3
+
+
+def test_make_serve_runs_the_default_policy_with_a_maildir_under_build():
+    argv = ["make", "-s", "serve", "SERVE_ARGS=--listen 127.0.0.1:0 --format json"]
+    with served(DEFAULT, argv=argv) as server:
+        assert any("policy default" in line for line in server.said)
+        with client(server.port) as smtp:
+            smtp.sendmail("alice@sender.example", ["bob@corp.example"], message("make serve"))
+        row = server.row()
+        delivered = ROOT / row["delivered"]                   # relative: make runs in the checkout
+        try:
+            assert delivered.parent == ROOT / "build" / "maildir" / "new" and delivered.read_bytes().endswith(
+                message("make serve"))
+        finally:
+            delivered.unlink()
+        _, _, said = server.stop(signal.SIGINT)
+    assert "stopped after 1 message" in said and "Traceback" not in said
