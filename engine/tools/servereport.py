@@ -56,7 +56,7 @@ def _head(row: dict[str, Any], subject: str | None) -> str:
             decided += f" (shadow: {', '.join(row['shadow'])})"
         if row["errors"]:
             decided += f" (errors: {safe('; '.join(row['errors']))})"
-    title = f"  {json.dumps(subject, ensure_ascii=False)}" if subject is not None else ""
+    title = f'  "{subject}"' if subject is not None else ""
     return (f"{datetime.now():%H:%M:%S}  {decided}  <{safe(smtp['mail_from'])}> -> {safe(shown)}"
             f"{safe(title)}  {row['input']}")
 
@@ -74,7 +74,7 @@ def effect_text(effect: dict[str, Any]) -> str:
     """One local effect as a person reads it."""
     if effect.get("call"):
         body = {k: v for k, v in effect.items() if k not in ("effect", "call")}
-        return f"{effect['call']} not sent, it would be: {json.dumps(body, ensure_ascii=False)}"
+        return f"would call {effect['call']} (not sent): {json.dumps(body, ensure_ascii=False)}"
     if effect.get("to"):
         return (f"relayed to {effect['to']} as {effect['mail_from']} -> {', '.join(effect['rcpt_tos'])} "
                 f"({effect['bytes']} bytes)")
