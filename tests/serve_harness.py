@@ -47,14 +47,19 @@ class Served:
     stderr: queue.Queue = field(default_factory=queue.Queue)
     said: list[str] = field(default_factory=list)
 
-    def line(self, timeout: float = ROW_TIMEOUT) -> str:
+    def _next(self, lines: queue.Queue, timeout: float, waiting_for: str) -> str:
+        """The next line of ``lines``; a clear failure when none comes in time or the server ended."""
         try:
-            line = self.stdout.get(timeout=timeout)
+            line = lines.get(timeout=timeout)
         except queue.Empty:
-            raise AssertionError(f"no row within {timeout} s; stderr: {''.join(self.said)}") from None
+            raise AssertionError(f"no {waiting_for} within {timeout} s; stderr: {''.join(self.said)}") from None
         if line is None:
-            raise AssertionError(f"serve ended; stderr: {''.join(self.said + self.drain_stderr())}")
+            rest = self.drain_stderr() if lines is self.stdout else []
+            raise AssertionError(f"serve ended before {waiting_for}; stderr: {''.join(self.said + rest)}")
         return line
+
+    def line(self, timeout: float = ROW_TIMEOUT) -> str:
+        return self._next(self.stdout, timeout, "a row")
 
     def row(self, timeout: float = ROW_TIMEOUT) -> dict[str, Any]:
         return json.loads(self.line(timeout))
@@ -63,12 +68,7 @@ class Served:
         """The next stderr line matching ``pattern`` (lines before it are kept in ``said``)."""
         wanted = re.compile(pattern)
         while True:
-            try:
-                line = self.stderr.get(timeout=timeout)
-            except queue.Empty:
-                raise AssertionError(f"serve did not say {pattern!r} within {timeout} s: {''.join(self.said)}") from None
-            if line is None:
-                raise AssertionError(f"serve ended before saying {pattern!r}: {''.join(self.said)}")
+            line = self._next(self.stderr, timeout, f"saying {pattern!r}")
             self.said.append(line)
             if wanted.search(line):
                 return line
