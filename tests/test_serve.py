@@ -213,6 +213,7 @@ def test_listening_beyond_loopback_needs_allow_remote():
     (["--verdict", "spma=FAIL"], "did you mean spam"),
     (["--verdict", "spam=MAYBE"], "'MAYBE' is not one of"),
     (["--verdict", "dmarc_policy=reject"], "only when dmarc is FAIL"),
+    (["--maildir", "pyproject.toml"], "--maildir pyproject.toml: Not a directory"),
 ])
 def test_bad_options_are_usage_errors(args, message):
     done = subprocess.run([*COMMAND, "serve", str(DEFAULT), *args], capture_output=True, text=True,

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from engine.mail.sesevent import VERDICT_FIELDS, normalize_fields
+from engine.policy import Policy
 from engine.suggest import hint_for
 from engine.tools.localbackend import LocalBackend, open_maildir
 from engine.tools.output import EXIT_FINDING, UsageError, diagnostic_line, existing_file, load
@@ -114,7 +115,10 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_FINDING
     folder = args.maildir or Path(tempfile.mkdtemp(prefix="ses-rules-serve-"))
     if args.maildir:
-        open_maildir(args.maildir)
+        try:
+            open_maildir(args.maildir)
+        except OSError as exc:
+            raise UsageError(f"--maildir {args.maildir}: {exc.strerror or exc}") from None
     watched = PolicyFile(Path(args.policy), policy)
     setup = local_setup(os.environ)
     receiver = Receiver(watched.current, verdicts, LocalBackend(folder, args.relay), setup, args.maildir)
@@ -129,10 +133,10 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_FINDING
 
 
-def _banner(args: argparse.Namespace, policy: object, verdicts: dict[str, str], folder: Path,
+def _banner(args: argparse.Namespace, policy: Policy, verdicts: dict[str, str], folder: Path,
             forward_from: str) -> list[str]:
     """What the server will do, said once at start (on standard error: rows own standard output)."""
-    name, revision = getattr(policy, "name"), getattr(policy, "revision")
+    name, revision = policy.name, policy.revision
     assumed = [v for v in VERDICT_FIELDS if v not in verdicts]
     given = ", ".join(f"{k}={v}" for k, v in verdicts.items())
     lines = [f"policy {name} (revision {revision}) from {args.policy}" + (", watched" if args.watch else ""),
