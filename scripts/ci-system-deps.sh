@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # System packages the tests need (Debian/Ubuntu), installed before `make install`.
 #   dovecot-sieve: `sieve-test` (Pigeonhole), the reference for tests/security/test_sieve_differential.py.
+#   swaks: the SMTP test tool operators use, a real client for tests/test_serve_clients.py.
 # Idempotent: does nothing when every tool is already on PATH.
 set -euo pipefail
 
-PACKAGES=(dovecot-sieve)
-TOOLS=(sieve-test)
+PACKAGES=(dovecot-sieve swaks)
+TOOLS=(sieve-test swaks)
 
 missing=0
 for tool in "${TOOLS[@]}"; do
