@@ -12,6 +12,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 
+DSN_ACTION = {"2": "delivered", "4": "delayed", "5": "failed"}   # RFC 3464 Action by status class
+
+
 @dataclass(frozen=True)
 class BounceRequest:
     """One SES SendBounce call: the recipients bounced, with one RFC 3463 status for all."""
@@ -20,6 +23,12 @@ class BounceRequest:
     recipients: tuple[str, ...]
     status: str               # X.Y.Z
     explanation: str
+
+    def parameters(self) -> dict[str, Any]:
+        """The SendBounce request (what the AWS backend sends, what `serve` prints)."""
+        fields = {"Action": DSN_ACTION[self.status[0]], "Status": self.status}
+        return {"OriginalMessageId": self.message_id, "BounceSender": self.sender, "Explanation": self.explanation,
+                "BouncedRecipientInfoList": [{"Recipient": r, "RecipientDsnFields": fields} for r in self.recipients]}
 
 
 class Backend(Protocol):
