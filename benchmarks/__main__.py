@@ -1,6 +1,6 @@
 """`python -m benchmarks` (`make bench`): run every benchmark, print the table, write the JSON.
 
-Options: `--only N ...` runs some of them (1-9), `--quick` measures once with small
+Options: `--only N ...` runs some of them (1-10), `--quick` measures once with small
 sizes (a smoke run: its figures mean nothing), `--out DIR` writes the JSON elsewhere.
 """
 from __future__ import annotations
@@ -11,14 +11,14 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from . import actions, coldstart, evaluation, hostile, lists, replay, serve, size
+from . import actions, coldstart, evaluation, hostile, lists, replay, scaling, serve, size
 from .events import load_events
-from .report import RESULTS, Row, table, write
+from .report import RESULTS, Row, load_before, save_before, table, write
 from .timing import Settings
 
 NAMES = {"1": "evaluation vs hand-written", "2": "naive design", "3": "list scaling", "4": "policy size",
          "5": "cold start", "6": "hostile input", "7": "replay throughput", "8": "actions",
-         "9": "serve throughput"}
+         "9": "serve throughput", "10": "record size"}
 
 
 def _suite(settings: Settings, quick: bool, only: set[str]) -> list[tuple[str, Callable[[], Any]]]:
@@ -33,6 +33,8 @@ def _suite(settings: Settings, quick: bool, only: set[str]) -> list[tuple[str, C
         suite.append(("3", lambda: lists.run(settings, events, quick)))
     if "4" in only:
         suite.append(("4", lambda: size.run(settings, events, quick)))
+    if "10" in only:     # short samples: more rounds
+        suite.append(("10", lambda: scaling.run(settings.more(3), quick)))
     if "6" in only:
         suite.append(("6", lambda: hostile.run(settings, quick)))
     if "7" in only:
@@ -50,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="benchmarks to run: " + ", ".join(f"{k} {v}" for k, v in NAMES.items()))
     parser.add_argument("--quick", action="store_true", help="one short round, small sizes (smoke run)")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"JSON folder (default {RESULTS})")
+    parser.add_argument("--record-before", action="store_true",
+                        help="record this run's figures as the 'before' column (benchmarks/before.json)")
     args = parser.parse_args(argv)
     settings = Settings.quick() if args.quick else Settings()
     only = set(args.only or NAMES)
@@ -65,13 +69,16 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1
-    rows.sort(key=lambda row: row.benchmark.split()[0])      # table order 1..7, whatever ran first
+    rows.sort(key=lambda row: int(row.benchmark.split()[0]))      # table order 1..10, whatever ran first
     details["seconds"] = round(time.perf_counter() - started, 1)
     if events_missing := details.get("1+2", {}).get("missing_sources"):
         print(f"note: not found, so not used: {', '.join(events_missing)}", file=sys.stderr)
-    print(table(rows))
+    before = {} if args.quick else load_before()
+    print(table(rows, before))
     missed = [r for r in rows if r.met is False]
-    path = write(rows, details, args.out)
+    path = write(rows, details, args.out, before)
+    if args.record_before and not args.quick:
+        save_before(rows)
     print(f"\n{len(rows)} rows, {len(missed)} target(s) missed, {details['seconds']} s; JSON: {path}")
     return 0
 

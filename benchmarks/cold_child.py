@@ -29,11 +29,12 @@ def main() -> None:
         from handler import lambda_handler
     else:
         sys.path.insert(0, str(ROOT / "benchmarks"))
-        from subject_filter import lambda_handler
+        from default_filter import lambda_handler
     event = json.loads(Path(event_path).read_text(encoding="utf-8-sig"))
     answer = lambda_handler(event, Context())
     ms = (time.perf_counter() - started) * 1e3
-    print(json.dumps({"answer": answer, "ms": ms, "peak_rss_mb": peak_rss_mb()}))
+    print(json.dumps({"answer": answer, "ms": ms, "peak_rss_mb": peak_rss_mb(),
+                      "modules": len(sys.modules)}))
 
 
 def peak_rss_mb() -> float:

@@ -1,9 +1,12 @@
-"""Benchmark 5: a fresh process answering its first event, engine handler against the hand-written filter.
+"""Benchmark 5: a fresh process answering its first event, the engine's handler against hand-written code.
 
-Each sample is a new interpreter (the project's Python) that imports the
-function, loads its configuration (the engine: policies/default.yaml), answers
-one event and exits. Wall time covers the whole process; each child reports its
-own peak RSS. Engine and hand-written runs alternate.
+Each sample is a new interpreter (the project's Python) that imports the function,
+loads its configuration (the engine: policies/default.yaml), answers one event and
+exits. The baseline is `benchmarks/default_filter.py`, the same decisions written
+by hand with Powertools Logger (SPEC 8). Wall time covers the whole process; each
+child reports its own peak RSS. The three kinds alternate within a round: the
+engine as deployed without actions, the engine with ACTIONS_QUEUE_URL set (its SQS
+client is made at initialisation) and the hand-written function.
 """
 from __future__ import annotations
 
@@ -21,28 +24,30 @@ from .timing import median, ratio
 
 HERE = Path(__file__).resolve().parent
 EVENT = HERE.parent / "examples" / "events" / "partner-ticket.json"
-RUNS = 10
-RATIO_TARGET = 2.0
-RSS_TARGET_MB = 80.0
+RUNS = 15                 # SPEC 8: a median of at least 11
+RATIO_TARGET = 1.4        # issue 15
+RSS_RATIO_TARGET = 1.3
+QUEUE_URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/ses-rules-actions"
+KINDS = {"engine": ("engine", {}), "engine, with actions": ("engine", {"ACTIONS_QUEUE_URL": QUEUE_URL}),
+         "hand-written": ("handwritten", {})}
 
 
 def _environment(pycache: str) -> dict[str, str]:
-    """A Lambda-like environment: the filter's configuration, no engine overrides, and bytecode
-    cached in `pycache` (a deployment ships compiled .pyc; see scripts/package.py)."""
-    event = json.loads(EVENT.read_text(encoding="utf-8-sig"))
-    mail = event["Records"][0]["ses"]["mail"]
+    """A Lambda-like environment: no engine overrides, bytecode cached in `pycache` (a deployment
+    ships compiled .pyc; see scripts/package.py), no credentials (none is needed to make a client)."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("POLICY_", "LOG_", "ON_ERROR", "POWERTOOLS_", "MAIL_", "PYTHONDONTWRITEBYTECODE"))}
-    env.update(MAIL_SOURCE=mail["source"], MAIL_SUBJECTS="CASE-;ALARM", PYTHONPYCACHEPREFIX=pycache,
-               AWS_REGION="eu-west-1", AWS_DEFAULT_REGION="eu-west-1")
+           if not k.startswith(("POLICY_", "LOG_", "ON_ERROR", "POWERTOOLS_", "ACTIONS_", "AWS_",
+                                "PYTHONDONTWRITEBYTECODE"))}
+    env.update(PYTHONPYCACHEPREFIX=pycache, AWS_REGION="eu-west-1", AWS_DEFAULT_REGION="eu-west-1")
     return env
 
 
 def _one(kind: str, env: dict[str, str]) -> tuple[float, dict[str, Any]]:
     """(wall seconds, the child's report) of one fresh process."""
+    child_kind, extra = KINDS[kind]
     start = time.perf_counter()
-    child = subprocess.run([sys.executable, str(HERE / "cold_child.py"), kind, str(EVENT)],
-                           capture_output=True, env=env, cwd=HERE.parent, check=False)
+    child = subprocess.run([sys.executable, str(HERE / "cold_child.py"), child_kind, str(EVENT)],
+                           capture_output=True, env={**env, **extra}, cwd=HERE.parent, check=False, timeout=120)
     wall = time.perf_counter() - start
     if child.returncode != 0:
         raise RuntimeError(f"cold start of {kind} failed ({child.returncode}): "
@@ -56,34 +61,38 @@ def run(runs: int = RUNS) -> tuple[list[Row], dict[str, Any]]:
 
 
 def _measure(env: dict[str, str], runs: int) -> tuple[list[Row], dict[str, Any]]:
-    kinds = ("engine", "handwritten")
-    for kind in kinds:          # writes the bytecode and warms the OS file cache; not measured
+    for kind in KINDS:          # writes the bytecode and warms the OS file cache; not measured
         _one(kind, env)
-    wall: dict[str, list[float]] = {k: [] for k in kinds}
-    rss: dict[str, list[float]] = {k: [] for k in kinds}
-    inner: dict[str, list[float]] = {k: [] for k in kinds}
-    answers = {}
+    wall: dict[str, list[float]] = {k: [] for k in KINDS}
+    rss: dict[str, list[float]] = {k: [] for k in KINDS}
+    inner: dict[str, list[float]] = {k: [] for k in KINDS}
+    answers, modules = {}, {}
     for _ in range(runs):
-        for kind in kinds:
+        for kind in KINDS:
             seconds, report = _one(kind, env)
             wall[kind].append(seconds)
             rss[kind].append(report["peak_rss_mb"])
             inner[kind].append(report["ms"])
-            answers[kind] = report["answer"]
-    if answers["engine"].get("disposition") not in ("CONTINUE", "STOP_RULE", "STOP_RULE_SET"):
-        raise RuntimeError(f"the handler answered {answers['engine']}")
-    times = ratio(wall["engine"], wall["handwritten"])
-    engine_rss = max(rss["engine"])
-    rows = [
-        Row("5 cold start", f"engine handler, process wall time (median of {runs})", median(wall["engine"]) * 1e3, "ms"),
-        Row("5 cold start", "  of which import + load policy + first event", median(inner["engine"]), "ms"),
-        Row("5 cold start", f"hand-written filter, process wall time (median of {runs})",
-            median(wall["handwritten"]) * 1e3, "ms"),
-        Row("5 cold start", "  of which import + first event", median(inner["handwritten"]), "ms"),
-        Row("5 cold start", "engine / hand-written", times, "x", f"<= {RATIO_TARGET:g}x", times <= RATIO_TARGET),
-        Row("5 cold start", "engine peak RSS (max of runs)", engine_rss, "MB", f"< {RSS_TARGET_MB:g} MB",
-            engine_rss < RSS_TARGET_MB),
-        Row("5 cold start", "hand-written peak RSS (max of runs)", max(rss["handwritten"]), "MB"),
+            answers[kind], modules[kind] = report["answer"], report["modules"]
+    if len({a.get("disposition") for a in answers.values()}) != 1:
+        raise RuntimeError(f"the functions answered differently: {answers}")
+    times = ratio(wall["engine"], wall["hand-written"])
+    with_actions = ratio(wall["engine, with actions"], wall["hand-written"])
+    memory = median(rss["engine"]) / median(rss["hand-written"])
+    rows = []
+    for kind in KINDS:
+        rows += [Row("5 cold start", f"{kind}: process wall time (median of {runs})", median(wall[kind]) * 1e3, "ms",
+                     note=f"{modules[kind]} modules loaded"),
+                 Row("5 cold start", f"  {kind}: import + first answer", median(inner[kind]), "ms"),
+                 Row("5 cold start", f"  {kind}: peak RSS (median)", median(rss[kind]), "MB")]
+    rows += [
+        Row("5 cold start", "engine / hand-written, wall time", times, "x", f"<= {RATIO_TARGET:g}x",
+            times <= RATIO_TARGET),
+        Row("5 cold start", "engine with actions / hand-written, wall time", with_actions, "x",
+            note="boto3 and the SQS client made at initialisation"),
+        Row("5 cold start", "engine / hand-written, peak RSS", memory, "x", f"<= {RSS_RATIO_TARGET:g}x",
+            memory <= RSS_RATIO_TARGET),
     ]
-    details = {"event": str(EVENT), "wall_s": wall, "inner_ms": inner, "peak_rss_mb": rss, "answers": answers}
+    details = {"event": str(EVENT), "wall_s": wall, "inner_ms": inner, "peak_rss_mb": rss, "answers": answers,
+               "modules": modules}
     return rows, details

@@ -10,7 +10,7 @@ import gc
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 
 @dataclass(frozen=True)
@@ -19,10 +19,15 @@ class Settings:
 
     repeats: int = 7            # rounds; medians are taken over these
     min_seconds: float = 0.05   # each sample runs at least this long (the loop count is calibrated)
+    copies: int = 8             # distinct copies of each event per sample (per_batch)
 
     @classmethod
     def quick(cls) -> Settings:
-        return cls(repeats=1, min_seconds=0.0)
+        return cls(repeats=1, min_seconds=0.0, copies=1)
+
+    def more(self, factor: int) -> Settings:
+        """More rounds, for a figure whose samples are short and so noisier (issue 16 item 3)."""
+        return Settings(self.repeats * factor if self.repeats > 1 else 1, self.min_seconds, self.copies)
 
 
 def _run(fn: Callable[[Any], Any], items: Sequence[Any], loops: int) -> float:
@@ -55,6 +60,23 @@ def per_item(contenders: dict[str, Callable[[Any], Any]], items: Sequence[Any],
     for _ in range(settings.repeats):
         for name, fn in contenders.items():
             samples[name].append(_run(fn, items, loops[name]))
+    return samples
+
+
+def per_batch(contenders: dict[str, Callable[[Any], Any]], batches: Iterator[Sequence[Any]],
+              settings: Settings) -> dict[str, list[float]]:
+    """Per contender, seconds per item for each round, every sample on a batch no sample saw before.
+
+    For distinct events (SPEC 8): each pass goes once over new items, so nothing a contender
+    cached on an earlier pass (or another contender on this one) is found again. One unmeasured
+    pass per contender first (imports, lazy compilation).
+    """
+    for fn in contenders.values():
+        _run(fn, next(batches), 1)
+    samples: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(settings.repeats):
+        for name, fn in contenders.items():
+            samples[name].append(_run(fn, next(batches), 1))
     return samples
 
 
