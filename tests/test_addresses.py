@@ -366,6 +366,54 @@ def test_anything_the_fast_path_accepts_agrees_with_the_slow_route(raw):
         assert fast == slow_route(raw)
 
 
+_gap = st.sampled_from([" ", "\t", "  ", " \t"])
+_defective = st.one_of(
+    st.builds(lambda a, gap, b: f"{a}{gap}<{b}>", _addr_spec, _gap, _addr_spec),           # the spoof form
+    st.lists(st.tuples(_addr_spec, _gap), min_size=2, max_size=4).map(                       # no commas
+        lambda parts: "".join(a + gap for a, gap in parts[:-1]) + parts[-1][0]),
+    st.builds(lambda words, gap, a: "".join(w + " " for w in words) + gap.strip(" ") + a,   # name, no angle
+              st.lists(_atom, min_size=1, max_size=3), _gap, _addr_spec),
+    st.builds(lambda a, dots, b, d: f"{a}{dots}{b}@{d}", _dot_atom, st.sampled_from(["..", "..."]),
+              _dot_atom, _dot_atom),
+).flatmap(lambda raw: st.tuples(_space, _space).map(lambda pad: pad[0] + raw + pad[1]))
+
+
+@given(_defective)
+def test_known_defective_shapes_skip_the_reference_parser_and_lose_nothing(raw):
+    """Shapes parse_addresses sends straight to the fallback: the reference parser flags each
+    (so the fallback's answer is the slow route's own), and the shortcut recognises them."""
+    assume("=?" not in raw)
+    assert addresses._KNOWN_DEFECTIVE.fullmatch(raw)
+    assert addresses._reference(raw) is None
+    assert parse_addresses(raw) == slow_route(raw)
+
+
+@given(st.one_of(_messy, _plain_list, _defective, st.builds(lambda a, b: a + b, _defective, _messy)))
+def test_whatever_the_defect_shortcut_takes_the_reference_parser_refuses(raw):
+    if "=?" not in raw and addresses._KNOWN_DEFECTIVE.fullmatch(raw):
+        assert addresses._reference(raw) is None
+
+
+_long_list = st.lists(_mailbox, min_size=1, max_size=60).map(", ".join)
+
+
+@given(st.one_of(_plain_list, _long_list, _messy, _defective, st.builds(lambda a, b: a + b, _long_list, _messy)))
+def test_fast_path_in_the_fallbacks_form_agrees_with_the_fallback(raw):
+    """Past 1,000 characters, or past a record's budget, plain forms skip the fallback's scan:
+    only where they read exactly as the fallback reads them."""
+    fast = addresses._fast_like_fallback(raw)
+    if fast is not None:
+        assert fast == addresses._fallback(raw)
+
+
+def test_plain_forms_past_the_budget_take_the_fast_path(monkeypatch):
+    monkeypatch.setattr(addresses, "_fallback", lambda raw: pytest.fail("the fallback scan was not needed"))
+    long = ", ".join(f'"Name {k}" <user.{k}@example.com>' for k in range(60))
+    assert len(long) > addresses.MAX_REFERENCE_LENGTH
+    assert len(parse_addresses(long)) == 60
+    assert addrs("user@corp.example", fallback=True) == ["user@corp.example"]
+
+
 @given(st.one_of(st.text(), _messy, _plain_list), st.booleans())
 def test_parse_addresses_never_raises(raw, fallback):
     for address in parse_addresses(raw, fallback=fallback):
