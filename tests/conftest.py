@@ -15,6 +15,9 @@ settings.register_profile("ci", max_examples=200, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("fuzz", max_examples=5000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
+# `make test-fast`: the same properties, fewer examples (the full run keeps 200).
+settings.register_profile("fast", max_examples=25, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
@@ -54,3 +57,20 @@ def ses_events_dir() -> Path:
 @pytest.fixture
 def eml_dir() -> Path:
     return corpus_path("eml")
+
+
+# The full tier only (`make test` runs everything; `make test-fast` skips these): modules that start
+# processes, build packages, run cfn-lint, moto or sieve-test, fuzz, or walk the whole corpus.
+SLOW_MODULES = {
+    "test_package.py", "test_template.py", "test_cli_e2e.py", "test_handler_sandbox.py",
+    "test_handler_ssm.py", "test_benchmarks_smoke.py", "test_corpus_events.py",
+    "test_addresses_corpus.py", "test_subject_filter.py",
+    "test_fuzz_eml.py", "test_fuzz_evaluate.py", "test_hostile_policies.py",
+    "test_sieve_differential.py", "test_spoofing.py",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)

@@ -589,9 +589,14 @@ _SEGMENT_ORACLE = re2.compile(r'(?:[^"]|"(?:[^"\\]|\\.)*"@)+|"((?:[^"\\]|\\.)*)"
 _quote_soup = st.text(alphabet=st.sampled_from(list('"\\@a ,<>é')), max_size=30)
 
 
-@given(st.one_of(_quote_soup, _messy).map(lambda t: addresses._encodable(t).replace("\r", " ").replace("\n", " ")))
+# Built around a quote rather than filtered for one: an `assume('"' in piece)` rejected so many
+# examples that Hypothesis's health check failed about one run in 18.
+_quoted_piece = st.builds(lambda a, b: a + '"' + b, st.one_of(_quote_soup, _messy), st.one_of(_quote_soup, _messy))
+
+
+@given(_quoted_piece.map(lambda t: addresses._encodable(t).replace("\r", " ").replace("\n", " ")))
 def test_segments_split_like_the_re2_definition(piece):
-    assume('"' in piece)             # without a quote both answer [(False, piece)] at once
+    assert '"' in piece              # without a quote both answer [(False, piece)] at once
     expected = [(True, addresses._unquote(m.group(1))) if m.group(1) is not None else (False, m.group(0))
                 for m in _SEGMENT_ORACLE.finditer(piece)]
     assert addresses._segments(piece) == expected
@@ -619,6 +624,7 @@ def test_fallback_on_quotes_and_plain_runs(no_reference, raw, expected):
     assert summary(raw, fallback=True) == expected
 
 
+@pytest.mark.slow
 def test_word_character_class_is_exactly_atext_plus_non_ascii_words():
     """The negated class the fast path uses must hold exactly the characters it was written for."""
     import re
