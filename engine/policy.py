@@ -4,9 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.conditions import Condition
+from engine.conditions import NOWHERE, Condition, Pos
 from engine.decision import Decision, RecordDecision
 from engine.mail.context import RecordContext
+from engine.trace import RuleTrace
 
 
 @dataclass
@@ -20,10 +21,8 @@ class Rule:
     lint_ignore: tuple[str, ...] = ()
     line: int = 1
     col: int = 1
-
-    @property
-    def shadow(self) -> bool:
-        return self.mode == "shadow"
+    name_at: Pos = NOWHERE                      # where `name:` is written (lint reports rules there)
+    lint_ignore_at: tuple[Pos, ...] = ()        # where each `lint_ignore` code is written
 
 
 def _record_problem(record: Any) -> str | None:
@@ -52,8 +51,9 @@ class Policy:
     description: str | None = None
     lists: dict[str, list] = field(default_factory=dict)
     conditions: dict[str, Condition] = field(default_factory=dict)
-    source: Any = None                   # the composed YAML node tree, read by lint
     header_names: frozenset[str] = frozenset()
+    list_at: dict[str, Pos] = field(default_factory=dict)        # where each list is defined
+    condition_at: dict[str, Pos] = field(default_factory=dict)   # where each named condition is defined
 
     def __post_init__(self) -> None:
         self._active = [r for r in self.rules if r.enabled]
@@ -64,12 +64,12 @@ class Policy:
             records = event.get("Records") if isinstance(event, dict) else None
             if not isinstance(records, list) or not records:
                 reason = "event has no Records" if records is None else "event Records is empty or not a list"
-                return Decision(self.on_error, None, [], [reason], self.name, self.revision, [])
+                return Decision.fallback(self.on_error, reason, event, self.name, self.revision)
             decided = [self._evaluate_record(r, explain) for r in records]
-            return Decision.combine(decided, self.name, self.revision)
+            return Decision.combine(decided, self.name, self.revision, event)
         except Exception as exc:  # noqa: BLE001 - the contract is: never raise, answer on_error
-            return Decision(self.on_error, None, [], [f"internal error: {type(exc).__name__}: {exc}"],
-                            self.name, self.revision, [])
+            return Decision.fallback(self.on_error, f"internal error: {type(exc).__name__}: {exc}", event,
+                                     self.name, self.revision)
 
     def _evaluate_record(self, record: Any, explain: bool) -> RecordDecision:
         problem = _record_problem(record)
@@ -94,15 +94,14 @@ class Policy:
         return RecordDecision(self.default, None, shadow)
 
     def _explain(self, ctx: RecordContext) -> RecordDecision:
-        """Same walk as _decide, recording every rule tried and each condition's values."""
+        """Same walk as _decide (a property test holds them equal), recording every rule tried."""
         shadow: list[str] = []
-        trace: list[dict] = []
+        trace: list[RuleTrace] = []
         for rule in self._active:
             tree = rule.condition.explain(ctx) if rule.condition is not None else None
-            held = tree is None or tree["held"]
-            trace.append({"rule": rule.name, "mode": rule.mode, "disposition": rule.disposition,
-                          "held": held, "condition": tree})
-            if held:
+            step = RuleTrace(rule.name, rule.mode, rule.disposition, tree is None or tree.held, tree)
+            trace.append(step)
+            if step.held:
                 if rule.mode == "shadow":
                     shadow.append(rule.name)
                 else:

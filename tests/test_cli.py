@@ -35,7 +35,7 @@ def folder(tmp_path: Path) -> Path:
         lists: {spare: [x]}
         rules:
           - name: partners
-            when: {from.domain: acme.example}
+            when: {from.domain: {equals: acme.example, match: all}}
             disposition: CONTINUE
         """))
     (tmp_path / "broken.yaml").write_text("version: 1\nrules:\n  - name: a\n    when: {spf: PAS}\n    disposition: STOPP\n")
@@ -168,6 +168,30 @@ def test_dry_run_explain_json_carries_the_trace() -> None:
     _, data = run_json("dry-run", "--explain", DEFAULT, str(EVENTS / "newsletter.eml"))
     [record] = data["results"][0]["records"]
     assert [step["rule"] for step in record["trace"]] == [r.name for r in load_policy(DEFAULT).rules]
+
+
+def test_explain_shows_arguments_as_written_not_the_variables_value(monkeypatch) -> None:
+    """`--explain` must not print what MAIL_SOURCE holds, nor a list's entries (issue 10 item 3)."""
+    monkeypatch.setenv("MAIL_SOURCE", "secret-sender@hidden.example")
+    monkeypatch.setenv("MAIL_SUBJECTS", "Top secret subject")
+    policy = str(ROOT / "examples" / "policies" / "subject-filter.yaml")
+    code, out = run("dry-run", "--explain", policy, str(EVENTS / "zabbix-problem.eml"))
+    assert code == 0
+    assert 'not_equals "${MAIL_SOURCE:-zabbix@monitoring.corp.example}"' in out
+    assert "hidden.example" not in out and "Top secret" not in out
+    _, data = run_json("dry-run", "--explain", policy, str(EVENTS / "zabbix-problem.eml"))
+    assert "hidden.example" not in json.dumps(data)
+
+
+def test_explain_shows_fields_as_written_and_counts_counted() -> None:
+    policy = str(ROOT / "examples" / "policies" / "security-hardened.yaml")
+    _, out = run("dry-run", "--explain", policy, str(EVENTS / "mass-mail.json"))
+    assert "from.domain saw" in out
+    assert 'count {"gt": 10} (yes, counted 12)' in out
+    assert "function" not in out
+    _, out = run("dry-run", "--explain", str(ROOT / "examples" / "policies" / "partner-support.yaml"),
+                 str(EVENTS / "partner-ticket.json"))
+    assert 'glob {"list":' not in out and "from.domain saw" in out
 
 
 def test_dry_run_explain_says_when_the_default_applied() -> None:

@@ -108,7 +108,7 @@ def test_name_off_is_the_string_off():
 
 
 def test_a_long_chain_of_named_conditions_is_refused_without_recursion():
-    from engine.lang.loader import MAX_CONDITION_DEPTH
+    from engine.lang.named import MAX_CONDITION_DEPTH
 
     n = MAX_CONDITION_DEPTH + 5
     lines = ["version: 1", "conditions:"] + [f"  c{i}: {{condition: c{i + 1}}}" for i in range(n)]

@@ -67,7 +67,7 @@ def test_shadow_rules_before_the_decider_are_collected_never_decide():
 
 def test_rules_after_the_decider_are_not_evaluated():
     decision = POLICY.evaluate(event(record(sender="p@partner.example")), explain=True)
-    tried = [t["rule"] for t in decision.records[0].trace]
+    tried = [t.rule for t in decision.records[0].trace]
     assert tried == ["watch-gray", "watch-subject", "drop-virus", "keep-partners"]
     assert "after-partners-shadow" not in decision.shadow
 

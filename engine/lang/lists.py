@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.lang.files import FileProblem, read_text
 from engine.lang.reader import Reader
 from engine.lang.yamlsource import Mapping, Node, Sequence
 
@@ -12,20 +13,11 @@ MAX_LIST_ENTRIES = 2_000_000          # SPEC: at least a million; 5 million addr
 
 def _file_entries(reader: Reader, node: Node, path: Path) -> list[str] | None:
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_LIST_BYTES + 1)
-    except OSError as exc:
-        reader.error(node, "list-file", f"cannot read list file {str(path)!r}: {exc.strerror or exc}",
-                     "list files are relative to the policy file's folder")
-        return None
-    if len(data) > MAX_LIST_BYTES:
-        reader.error(node, "list-too-large", f"list file {str(path)!r} is larger than {MAX_LIST_BYTES} bytes")
-        return None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        reader.error(node, "list-file", f"list file {str(path)!r} line {line} is not UTF-8", "save it as UTF-8")
+        text = read_text(path, MAX_LIST_BYTES, "list file")
+    except FileProblem as problem:
+        code = "list-too-large" if problem.code == "too-large" else "list-file"
+        hint = "list files are relative to the policy file's folder" if problem.code == "unreadable" else problem.hint
+        reader.error(node, code, problem.message, hint)
         return None
     entries = []
     for raw in text.splitlines():

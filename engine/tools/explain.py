@@ -4,61 +4,76 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from engine.decision import RecordDecision
 from engine.tools.output import safe
+from engine.trace import AllTrace, CheckTrace, NamedTrace, NotTrace, RuleTrace, TestTrace, TraceVisitor
+
+NESTED = "      "
 
 
-def render_record(record: dict[str, Any], indent: str = "  ") -> list[str]:
-    """One record's trace as an operator reads it: each rule tried, each condition, the outcome."""
+def render_record(record: RecordDecision, indent: str = "  ") -> list[str]:
+    """One record's trace: every rule tried with its conditions, then the outcome."""
     lines = []
-    for step in record.get("trace") or []:
-        mode = ", shadow" if step.get("mode") == "shadow" else ""
-        outcome = "matched" if step.get("held") else "no match"
-        lines.append(f"{indent}rule {step['rule']} ({step.get('disposition')}{mode}): {outcome}")
-        if step.get("condition") is None:
-            lines.append(f"{indent}  [yes] no `when`: always matches")
-        else:
-            lines.extend(_render_condition(step["condition"], indent + "  "))
-    errors = record.get("errors") or []
-    lines.extend(f"{indent}error: {safe(error)}" for error in errors)
-    outcome = record.get("disposition")
-    if record.get("rule"):
-        lines.append(f"{indent}=> {outcome}: rule {record['rule']} decided")
-    elif errors:
-        lines.append(f"{indent}=> {outcome}: on_error applied")
+    for step in record.trace or []:
+        lines.extend(_Renderer(indent).visit(step))
+    lines.extend(f"{indent}error: {safe(error)}" for error in record.errors)
+    if record.rule:
+        lines.append(f"{indent}=> {record.disposition}: rule {record.rule} decided")
+    elif record.errors:
+        lines.append(f"{indent}=> {record.disposition}: on_error applied")
     else:
-        lines.append(f"{indent}=> {outcome}: no rule decided, the policy default applied")
-    if record.get("shadow"):
-        lines.append(f"{indent}   shadow rules that matched: {', '.join(record['shadow'])}")
+        lines.append(f"{indent}=> {record.disposition}: no rule decided, the policy default applied")
+    if record.shadow:
+        lines.append(f"{indent}   shadow rules that matched: {', '.join(record.shadow)}")
     return lines
 
 
-def _mark(node: dict[str, Any]) -> str:
-    return "[yes]" if node.get("held") else "[no] "
+class _Renderer(TraceVisitor[list[str]]):
+    """Lines for one node and its children, each child indented below its parent."""
+
+    def __init__(self, indent: str):
+        self.indent = indent
+
+    def _nested(self, node: Any) -> list[str]:
+        return _Renderer(self.indent + NESTED).visit(node)
+
+    def _mark(self, held: bool) -> str:
+        return f"{self.indent}{'[yes]' if held else '[no] '}"
+
+    def visit_rule(self, node: RuleTrace) -> list[str]:
+        mode = ", shadow" if node.mode == "shadow" else ""
+        lines = [f"{self.indent}rule {node.rule} ({node.disposition}{mode}): {'matched' if node.held else 'no match'}"]
+        if node.condition is None:
+            return lines + [f"{self.indent}  [yes] no `when`: always matches"]
+        return lines + _Renderer(self.indent + "  ").visit(node.condition)
+
+    def visit_test(self, node: TestTrace) -> list[str]:
+        checks = ", ".join(_check_text(c) for c in node.checks)
+        every = " (match: all, every value must)" if node.match_all else ""
+        return [f"{self._mark(node.held)} {safe(node.test)} saw {_values_text(node.values)}{every}: {checks}"]
+
+    def visit_all(self, node: AllTrace) -> list[str]:
+        lines = [f"{self._mark(node.held)} {node.kind} of:"]
+        for child in node.children:
+            lines.extend(self._nested(child))
+        return lines
+
+    visit_any = visit_all   # type: ignore[assignment]
+
+    def visit_not(self, node: NotTrace) -> list[str]:
+        return [f"{self._mark(node.held)} not:"] + self._nested(node.child)
+
+    def visit_named(self, node: NamedTrace) -> list[str]:
+        return [f"{self._mark(node.held)} condition {node.name}:"] + self._nested(node.then)
 
 
-def _render_condition(node: dict[str, Any], indent: str) -> list[str]:
-    """A condition trace node (see engine/compiler.py `explain`) and its children."""
-    deeper = indent + "      "
-    if "test" in node:
-        checks = ", ".join(f"{c['op']} {_values_text(c.get('arg'))} ({'yes' if c.get('held') else 'no'})"
-                           for c in node.get("checks", []))
-        every = " (match: all, every value must)" if node.get("match") == "all" else ""
-        return [f"{indent}{_mark(node)} {node['test']} saw {_values_text(node.get('values'))}{every}: {checks}"]
-    for key in ("all", "any"):
-        if key in node:
-            lines = [f"{indent}{_mark(node)} {key} of:"]
-            for child in node[key]:
-                lines.extend(_render_condition(child, deeper))
-            return lines
-    if "not" in node:
-        return [f"{indent}{_mark(node)} not:"] + _render_condition(node["not"], deeper)
-    if "condition" in node:
-        return [f"{indent}{_mark(node)} condition {node['condition']}:"] + _render_condition(node["then"], deeper)
-    return [f"{indent}{_mark(node)} {_values_text(node)}"]
+def _check_text(check: CheckTrace) -> str:
+    counted = f", counted {check.counted}" if check.counted is not None else ""
+    return f"{check.op} {_values_text(check.arg)} ({'yes' if check.held else 'no'}{counted})"
 
 
 def _values_text(values: Any) -> str:
     if values == []:
         return "nothing"
-    text = json.dumps(values, ensure_ascii=False)
+    text = safe(json.dumps(values, ensure_ascii=False))
     return text if len(text) <= 200 else text[:197] + "..."

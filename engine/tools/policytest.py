@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from engine.decision import DISPOSITIONS
 from engine.lang.diagnostics import PolicyError
@@ -17,6 +17,7 @@ from engine.lang.yamlsource import Mapping, Node, Scalar, Sequence, compose
 from engine.mail.sesevent import build_event, event_from_eml
 from engine.suggest import did_you_mean
 from engine.tools.inputs import read_inputs
+from engine.trace import NamedTrace, RuleTrace, TraceVisitor
 
 _FILE_KEYS = {"policy", "env", "cases", "description"}
 _CASE_KEYS = {"name", "description", "event", "eml", "file", "expect"}
@@ -271,20 +272,21 @@ class Coverage:
                 "not_exercised": [{"kind": kind, "name": name} for kind, name in self.missing]}
 
 
-def _held(trace_node: Any) -> Iterator[tuple[str, str]]:
-    """Rules and named conditions that held in one explain trace (nested conditions included)."""
-    if isinstance(trace_node, list):
-        for item in trace_node:
-            yield from _held(item)
-    elif isinstance(trace_node, dict):
-        if trace_node.get("held"):
-            if "rule" in trace_node:
-                yield "rule", trace_node["rule"]
-            elif "condition" in trace_node and isinstance(trace_node["condition"], str):
-                yield "condition", trace_node["condition"]
-        for key, value in trace_node.items():
-            if isinstance(value, (list, dict)):
-                yield from _held(value)
+class _Exercised(TraceVisitor[None]):
+    """Rules and named conditions that held in a trace, nested ones included."""
+
+    def __init__(self) -> None:
+        self.found: set[tuple[str, str]] = set()
+
+    def visit_rule(self, node: RuleTrace) -> None:
+        if node.held:
+            self.found.add(("rule", node.rule))
+        super().visit_rule(node)
+
+    def visit_named(self, node: NamedTrace) -> None:
+        if node.held:
+            self.found.add(("condition", node.name))
+        super().visit_named(node)
 
 
 def coverage(results: list[FileResult]) -> list[Coverage]:
@@ -298,8 +300,10 @@ def coverage(results: list[FileResult]) -> list[Coverage]:
             items = [("rule", r.name) for r in result.policy.rules if r.enabled]
             items += [("condition", name) for name in result.policy.conditions]
             report = reports[result.policy_file] = Coverage(result.policy_file, items, set())
+        exercised = _Exercised()
         for case in result.cases:
-            if case.decision is not None:
-                for record in case.decision.records:
-                    report.covered.update(i for i in _held(record.trace) if i in report.items)
+            for record in case.decision.records if case.decision is not None else []:
+                for step in record.trace or []:
+                    exercised.visit(step)
+        report.covered.update(i for i in exercised.found if i in report.items)
     return list(reports.values())

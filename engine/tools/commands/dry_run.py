@@ -40,18 +40,21 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             results.append({"input": item.label, "disposition": None, "rule": None, "shadow": [],
                             "errors": [item.error or "unreadable"], "unreadable": True})
             continue
-        decision = policy.evaluate(item.event, explain=args.explain).to_dict()
-        row = {"input": item.label, **{k: decision[k] for k in ("disposition", "rule", "shadow", "errors")}}
+        decision = policy.evaluate(item.event, explain=args.explain)
+        row = {"input": item.label, "disposition": decision.disposition, "rule": decision.rule,
+               "shadow": list(decision.shadow), "errors": list(decision.errors)}
         if args.explain:
-            row["records"] = decision["records"]
+            row["records"] = decision.records
         results.append(row)
     summary: dict[str, int] = {d: 0 for d in reversed(DISPOSITIONS)}   # most restrictive first
     summary["unreadable"] = 0
     for row in results:
         summary["unreadable" if row.pop("unreadable", False) else row["disposition"]] += 1
     if args.format == "json":
+        rows = [dict(row, records=[r.to_dict() for r in row["records"]]) if "records" in row else row
+                for row in results]
         write_json(out, {"policy": {"name": policy.name, "revision": policy.revision},
-                    "results": results, "summary": summary})
+                    "results": rows, "summary": summary})
     else:
         _dry_run_text(out, policy, results, summary, args.explain)
     return EXIT_FINDING if summary["unreadable"] else EXIT_OK

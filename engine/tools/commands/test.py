@@ -63,7 +63,7 @@ def _test_text(out: TextIO, results: list[Any], reports: list[Any], minimum: flo
             out.write(f"FAIL {result.file}:{case.line}: {case.name}\n")
             for problem in case.problems:
                 out.write(f"  {problem}\n")
-            for n, record in enumerate(case.decision.to_dict()["records"] if case.decision else [], 1):
+            for n, record in enumerate(case.decision.records if case.decision else [], 1):
                 out.write(f"  record {n}:\n" + "\n".join(render_record(record, "    ")) + "\n")
     for report in reports:
         out.write(f"coverage {report.policy_file}: {len(report.covered)} of {report.total} exercised "
