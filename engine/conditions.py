@@ -198,7 +198,8 @@ class SameAs(Check):
     def __init__(self, op: str, written: Any, other: Source, key: Callable[[str], str], at: Pos = NOWHERE):
         super().__init__(op, written, other, self._same, negated=op != "same_as", at=at)
         self.other, self.key = other, key
-        self._cache_key = f"same_as:{other.label}:{int(other.form.case_sensitive)}:{key is not _IDENTITY}"
+        # Checks on the same other field, compared the same way, share one set per record.
+        self._cache_key = f"same_as:{other.label}:{int(other.form.case_sensitive)}:{key.__name__}"
 
     def _others(self, ctx: RecordContext) -> frozenset[str]:
         found = ctx.cache.get(self._cache_key)
@@ -211,13 +212,6 @@ class SameAs(Check):
     def _same(self, v: Any, ctx: RecordContext) -> bool:
         text = as_text(v)
         return text is not None and self.key(text) in self._others(ctx)
-
-
-def _identity(text: str) -> str:
-    return text
-
-
-_IDENTITY = _identity
 
 
 class Test(Condition):

@@ -93,8 +93,26 @@ def test_validate_prints_warnings_with_position_and_code_and_passes(folder: Path
     lines = out.splitlines()
     assert lines[0] == f"{folder / 'warn.yaml'}:2:9: warning: list 'spare' is not used by any rule " \
                        "(use it with {list: spare} or remove it) [unused-list]"
-    assert lines[1].startswith(f"{folder / 'warn.yaml'}:5:12: warning: rule 'partners' lets mail through")
+    assert lines[1:3] == ["  lists: {spare: [x]}", "          ^"]      # the source line, a caret under col 9
+    assert lines[3].startswith(f"{folder / 'warn.yaml'}:5:12: warning: rule 'partners' lets mail through")
     assert lines[-1] == f"{folder / 'warn.yaml'}: valid, 2 warnings"
+
+
+def test_errors_show_the_source_line_with_a_caret_under_the_column(folder: Path) -> None:
+    _, out = run("validate", str(folder / "broken.yaml"))
+    lines = out.splitlines()
+    at = lines.index(f"{folder / 'broken.yaml'}:4:17: error: 'PAS' is not a spf value (PASS, FAIL, GRAY, "
+                     "PROCESSING_FAILED, DISABLED) (did you mean PASS?) [bad-value]")
+    assert lines[at + 1:at + 3] == ["      when: {spf: PAS}", "                  ^"]
+
+
+def test_a_caret_stays_under_its_column_after_an_escaped_tab(tmp_path: Path) -> None:
+    from engine.lang.diagnostics import Diagnostic
+    from engine.tools.output import SourceLines, diagnostic_lines
+    (tmp_path / "p.yaml").write_text("a: 1\n\tkey: x\n")
+    d = Diagnostic(str(tmp_path / "p.yaml"), 2, 7, "error", "bad-value", "wrong")
+    assert diagnostic_lines(d, SourceLines())[1:] == ["  \\x09key: x", "  " + " " * len("\\x09key: ") + "^"]
+    assert diagnostic_lines(Diagnostic("<string>", 1, 1, "error", "x", "y"), SourceLines()) == ["<string>:1:1: error: y [x]"]
 
 
 def test_validate_strict_fails_on_warnings(folder: Path) -> None:

@@ -132,6 +132,29 @@ def test_event_has_the_keys_of_sam_generate_event_plus_dmarc():
     assert keys(ses(build_event(SAM_FIELDS))) == sam_ses
 
 
+def test_every_header_field_of_the_registry_is_an_event_field():
+    """The builder's fields come from the field registry: bcc, return_path, message_id and date too."""
+    from engine.mail.fields import FIELDS
+    from engine.mail.sesevent import EVENT_FIELDS
+    assert {f.name for f in FIELDS.values() if f.header} <= set(EVENT_FIELDS)
+    event = ses(build_event({"from": "a@x.example", "bcc": "hidden@y.example", "return_path": "bounce@x.example",
+                             "message_id": "<m1@x.example>", "date": "Wed, 7 Oct 2015 12:34:56 -0700",
+                             "sender_header": "list@x.example"}))
+    common = event["mail"]["commonHeaders"]
+    assert common["bcc"] == ["hidden@y.example"] and common["sender"] == ["list@x.example"]
+    assert (common["returnPath"], common["messageId"]) == ("bounce@x.example", "<m1@x.example>")
+    assert common["date"] == "Wed, 7 Oct 2015 12:34:56 -0700"
+    assert event["mail"]["source"] == "bounce@x.example"       # the envelope follows Return-Path
+    assert list(common) == ["returnPath", "from", "sender", "date", "bcc", "messageId"]   # SES's order
+
+
+def test_a_bad_field_names_itself():
+    from engine.mail.sesevent import EventFieldError
+    with pytest.raises(EventFieldError) as info:
+        build_event({"bcc": "a@x.example\nBcc: b@y.example"})
+    assert info.value.field == "bcc"
+
+
 def test_event_values_look_like_ses():
     event = ses(build_event(SAM_FIELDS))
     mail, receipt = event["mail"], event["receipt"]

@@ -41,6 +41,10 @@ class Collector:
         line, col = (node.line, node.col) if node is not None else (1, 1)
         self.errors.append(Diagnostic(self.file, line, col, "error", code, message, hint))
 
+    def add(self, diagnostic: Diagnostic) -> None:
+        """A diagnostic made elsewhere (a file that cannot be read, a YAML syntax error)."""
+        self.errors.append(diagnostic)
+
     def raise_if_any(self) -> None:
         if self.errors:
             raise PolicyError(sorted(self.errors, key=lambda d: (d.line, d.col)))

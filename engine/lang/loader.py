@@ -40,11 +40,12 @@ def load_policy_text(text: str, base_dir: str | os.PathLike = ".", *, file: str 
                      name: str | None = None, environ: TMapping[str, str] | None = None) -> Policy:
     """Load a policy from text. Raises PolicyError carrying every diagnostic found."""
     collector = Collector(file)
-    root = compose(text, file)
+    root = compose(text, file, collector)
     interpolator = Interpolator(os.environ if environ is None else environ)
     reader = Reader(collector, interpolator)
     if root is None:
-        collector.error(None, "empty-policy", "policy is empty", "start with: version: 1")
+        if not collector.errors:
+            collector.error(None, "empty-policy", "policy is empty", "start with: version: 1")
         collector.raise_if_any()
     doc = reader.mapping(root, "a policy")
     if doc is None:

@@ -13,7 +13,7 @@ from typing import Union
 
 import yaml
 
-from engine.lang.diagnostics import Diagnostic, PolicyError
+from engine.lang.diagnostics import Collector, Diagnostic, PolicyError
 
 MAX_POLICY_BYTES = 1024 * 1024   # a policy is hand-written; lists belong in list files
 MAX_DEPTH = 64                   # mapping/sequence nesting
@@ -138,17 +138,19 @@ def _expanded_size(node: yaml.Node, memo: dict[int, int | None]) -> int:
 
 
 class _Converter:
-    """Turns composed PyYAML nodes into Scalar/Sequence/Mapping, collecting every error."""
+    """Turns composed PyYAML nodes into Scalar/Sequence/Mapping, reporting every error."""
 
-    def __init__(self, file: str):
+    def __init__(self, file: str, collector: Collector):
         self.file = file
-        self.errors: list[Diagnostic] = []
+        self.collector = collector
+        self.failed = False
 
     def _pos(self, node: yaml.Node) -> tuple[int, int]:
         return node.start_mark.line + 1, node.start_mark.column + 1
 
     def _error(self, node: yaml.Node, code: str, message: str, hint: str | None = None) -> None:
-        self.errors.append(_diag(self.file, *self._pos(node), code, message, hint))
+        self.failed = True
+        self.collector.add(_diag(self.file, *self._pos(node), code, message, hint))
 
     def _check_tag(self, node: yaml.Node) -> None:
         explicit = getattr(node, "explicit_tag", False) or not isinstance(node, yaml.ScalarNode)
@@ -189,8 +191,25 @@ class _Converter:
         return result
 
 
-def compose(text: str, file: str) -> Node | None:
-    """Compose one YAML document into nodes; raise PolicyError with every problem found."""
+def compose(text: str, file: str, collector: Collector | None = None) -> Node | None:
+    """Compose one YAML document into nodes.
+
+    Every problem goes to `collector` (then None comes back when no tree can be
+    used); without a collector, PolicyError is raised with every problem found.
+    """
+    sink = collector if collector is not None else Collector(file)
+    try:
+        tree = _compose(text, file, sink)
+    except PolicyError as exc:      # a bound refused while reading: nothing more can be said
+        for error in exc.errors:
+            sink.add(error)
+        tree = None
+    if collector is None:
+        sink.raise_if_any()
+    return tree
+
+
+def _compose(text: str, file: str, collector: Collector) -> Node | None:
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_POLICY_BYTES:
         raise PolicyError([_diag(file, 1, 1, "too-large",
@@ -215,8 +234,6 @@ def compose(text: str, file: str) -> Node | None:
         raise PolicyError([_diag(file, line, col, "too-large",
                                  f"policy expands to more than {MAX_NODES} nodes after alias expansion",
                                  "remove the anchors and aliases (&name / *name)")])
-    converter = _Converter(file)
+    converter = _Converter(file, collector)
     tree = converter.convert(root)
-    if converter.errors:
-        raise PolicyError(converter.errors)
-    return tree
+    return None if converter.failed else tree

@@ -35,8 +35,12 @@ class Operator:
     forms: frozenset[str] | None = None   # the value forms it applies to (None: every form)
 
 
+def as_is(text: str) -> str:
+    return text
+
+
 def _text_key(cs: bool) -> Callable[[str], str]:
-    return (lambda t: t) if cs else fold
+    return as_is if cs else fold
 
 
 def _literal_text(lit: str | NumberLiteral) -> str:
@@ -143,7 +147,7 @@ def build_matches(literals, form: ValueForm) -> ValuePred:
     """RE2 search; case-insensitivity is RE2's own folding, so the value is only NFC-normalised
     (and, with case_sensitive, compared exactly as given)."""
     cs = form.case_sensitive
-    return _regex_pred(_compile([_literal_text(p) for p in literals], cs), (lambda t: t) if cs else nfc, "search")
+    return _regex_pred(_compile([_literal_text(p) for p in literals], cs), as_is if cs else nfc, "search")
 
 
 def glob_to_regex(pattern: str) -> str:
@@ -201,7 +205,7 @@ def build_in_domain(literals, form: ValueForm) -> ValuePred:
 def same_as_key(form: ValueForm, other: ValueForm) -> Callable[[str], str]:
     """How `same_as` compares: address forms as extracted (already normal), anything else as folded text."""
     both_address = form.kind in ADDRESS_FORMS and other.kind in ADDRESS_FORMS
-    return (lambda t: t) if both_address else _text_key(form.case_sensitive)
+    return as_is if both_address else _text_key(form.case_sensitive)
 
 
 def form_hint(op: str, form: ValueForm) -> str:

@@ -9,7 +9,10 @@ Public API (docs/architecture.md):
 - ``normalize_fields(fields)``: the fields checked and in canonical form (verdicts upper-cased,
   ``None`` dropped); idempotent, so a caller may check early and pass the result on.
 - ``address_strings(value)``: one address header value as `commonHeaders` lists it.
-- ``FIELDS``: the accepted field names, for the CLI's options and the test runner's messages.
+- ``EVENT_FIELDS``: the accepted field names, for the CLI's options and the test runner's messages;
+  derived from the field registry (``engine.mail.fields.FIELDS``): every field SES fills from a
+  message header, the verdicts, plus the envelope (``sender``, ``recipient``), ``header`` and ``eml``.
+- ``EventFieldError``: a ``ValueError`` naming the field at fault.
 
 Everything is deterministic: no clock, no randomness. The SES message id is a hash of the input;
 timestamps come from the Date header (else the Unix epoch). Bad input raises ``ValueError`` with a
@@ -43,14 +46,28 @@ from pathlib import Path
 from typing import Any
 
 from engine.mail.addresses import MAX_REFERENCE_LENGTH, parse_addresses
-from engine.mail.fields import DMARC_POLICIES, VERDICTS
+from engine.mail.fields import DMARC_POLICIES, FIELDS, VERDICTS, FieldSpec
 from engine.suggest import did_you_mean
 
-HEADER_FIELDS = {"from": "From", "to": "To", "cc": "Cc", "reply_to": "Reply-To", "subject": "Subject"}
-VERDICT_FIELDS = {"spf": "spfVerdict", "dkim": "dkimVerdict", "dmarc": "dmarcVerdict",
-                  "spam": "spamVerdict", "virus": "virusVerdict"}
-ADDRESS_FIELDS = ("from", "to", "cc", "reply_to", "recipient")
-FIELDS = (*HEADER_FIELDS, "sender", "recipient", *VERDICT_FIELDS, "dmarc_policy", "header", "eml")
+_COMMON = "$.mail.commonHeaders."
+# Every field SES fills from a message header: the field's name, its header and its kind.
+HEADER_FIELDS: dict[str, FieldSpec] = {f.name: f for f in FIELDS.values() if f.header}
+# The verdicts, by the receipt member that holds them (`spf` -> `spfVerdict`).
+VERDICT_FIELDS = {f.name: f.paths[0].split(".")[2] for f in FIELDS.values() if f.kind == "verdict"}
+ADDRESS_FIELDS = (*(name for name, f in HEADER_FIELDS.items() if f.is_address), "recipient")
+EVENT_FIELDS = (*HEADER_FIELDS, "sender", "recipient", *VERDICT_FIELDS, "dmarc_policy", "header", "eml")
+# commonHeaders: header name (lower case) -> (member, field); SES lists the members in this order.
+_COMMON_HEADERS = {f.header.lower(): (f.paths[0][len(_COMMON):].removesuffix("[*]"), f)  # type: ignore[union-attr]
+                   for f in HEADER_FIELDS.values() if f.paths[0].startswith(_COMMON)}
+_COMMON_ORDER = ("returnPath", "from", "sender", "replyTo", "date", "to", "cc", "bcc", "messageId", "subject")
+
+
+class EventFieldError(ValueError):
+    """A field of the event to build is wrong; `field` names it (for the test runner's position)."""
+
+    def __init__(self, field: str | None, message: str):
+        super().__init__(message)
+        self.field = field
 
 HEADERS_LIMIT = 10 * 1024
 EPOCH = "1970-01-01T00:00:00.000Z"
@@ -76,10 +93,6 @@ _ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]+")
 _QUOTE_IN_STRING = re.compile(r'(["\\]|=(?=\?))')
 _UNSAFE_TEXT = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
-_COMMON_ORDER = ("returnPath", "from", "sender", "replyTo", "date", "to", "cc", "bcc",
-                 "messageId", "subject")
-_ADDRESS_HEADERS = {"from": "from", "sender": "sender", "reply-to": "replyTo", "to": "to",
-                    "cc": "cc", "bcc": "bcc"}
 
 Headers = list[tuple[str, str]]
 
@@ -93,7 +106,7 @@ def build_event(fields: Mapping[str, Any]) -> dict:
     try:
         data = Path(eml).read_bytes()
     except OSError as exc:
-        raise ValueError(f"eml: cannot read {eml}: {exc.strerror or exc}") from None
+        raise EventFieldError("eml", f"eml: cannot read {eml}: {exc.strerror or exc}") from None
     return _assemble(read_headers(data), clean, data)
 
 
@@ -101,7 +114,7 @@ def event_from_eml(data: bytes, fields: Mapping[str, Any] = {}) -> dict:
     """A Lambda SES event for a raw message as SES would receive it; ``fields`` override it."""
     clean = normalize_fields(fields)
     if "eml" in clean:
-        raise ValueError("eml: not allowed here, the message is already given")
+        raise EventFieldError("eml", "eml: not allowed here, the message is already given")
     return _assemble(read_headers(data), clean, bytes(data))
 
 
@@ -111,17 +124,17 @@ def normalize_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"event fields must be a mapping, not {type(fields).__name__}")
     clean: dict[str, Any] = {}
     for key, value in fields.items():
-        if key not in FIELDS:
-            close = did_you_mean(str(key), FIELDS)
+        if key not in EVENT_FIELDS:
+            close = did_you_mean(str(key), EVENT_FIELDS)
             hint = f" (did you mean {close}?)" if close else ""
-            raise ValueError(f"unknown event field {key!r}{hint}; fields: {', '.join(FIELDS)}")
+            raise EventFieldError(str(key), f"unknown event field {key!r}{hint}; fields: {', '.join(EVENT_FIELDS)}")
         if value is None or value == []:
             continue
         if key in ADDRESS_FIELDS or key == "header":
             value = _strings(key, value)
         elif key == "eml":
             if not isinstance(value, (str, Path)):
-                raise ValueError(f"eml: expected a file path, not {type(value).__name__}")
+                raise EventFieldError(key, f"eml: expected a file path, not {type(value).__name__}")
         else:
             value = _string(key, value)
         if key in VERDICT_FIELDS:
@@ -132,7 +145,7 @@ def normalize_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
             value = [_header_entry(entry) for entry in value]
         clean[key] = value
     if "dmarc_policy" in clean and clean.get("dmarc") != "FAIL":
-        raise ValueError("dmarc_policy: SES reports a DMARC policy only when dmarc is FAIL; "
+        raise EventFieldError("dmarc_policy", "dmarc_policy: SES reports a DMARC policy only when dmarc is FAIL; "
                          "add dmarc: FAIL")
     return clean
 
@@ -215,10 +228,11 @@ def lambda_event(ses: dict) -> dict:
 def _apply_fields(headers: Headers, fields: dict[str, Any]) -> Headers:
     """Header fields replace every field of that name (at the first one's place); `header` adds."""
     result = list(headers)
-    for key, name in HEADER_FIELDS.items():
+    for key, spec in HEADER_FIELDS.items():
         if key not in fields:
             continue
-        value = fields[key] if key == "subject" else ", ".join(fields[key])
+        name = spec.header or key
+        value = ", ".join(fields[key]) if spec.is_address else fields[key]
         places = [i for i, (existing, _) in enumerate(result) if existing.lower() == name.lower()]
         at = places[0] if places else len(result)
         result = [item for i, item in enumerate(result) if i not in places]
@@ -235,19 +249,20 @@ def _common_headers(headers: Headers) -> dict[str, Any]:
     """`commonHeaders` as SES builds it: only the headers the message has."""
     common: dict[str, Any] = {}
     for name, value in headers:
-        lowered = name.lower()
-        key = _ADDRESS_HEADERS.get(lowered)
-        if key:
-            common.setdefault(key, []).extend(address_strings(value))
-        elif lowered == "return-path":
-            common.setdefault("returnPath", _strip_angles(value))
-        elif lowered == "date":
-            common.setdefault("date", value.strip())
-        elif lowered == "message-id":
-            common.setdefault("messageId", value.strip())
-        elif lowered == "subject":
-            common.setdefault("subject", _decode_unstructured(value))
-    return {key: common[key] for key in _COMMON_ORDER if key in common}
+        member, spec = _COMMON_HEADERS.get(name.lower(), (None, None))
+        if spec is None:
+            continue
+        if spec.kind == "address list":       # every such header adds its addresses
+            common.setdefault(member, []).extend(address_strings(value))
+        elif spec.kind == "address":          # the first one counts
+            common.setdefault(member, _strip_angles(value))
+        else:
+            common.setdefault(member, _decode_unstructured(value.strip()))
+    return dict(sorted(common.items(), key=lambda item: _ses_order(item[0])))
+
+
+def _ses_order(member: str) -> int:
+    return _COMMON_ORDER.index(member) if member in _COMMON_ORDER else len(_COMMON_ORDER)
 
 
 def address_strings(value: str) -> list[str]:
@@ -397,23 +412,23 @@ def _message_id(source: bytes, fields: dict[str, Any]) -> str:
 def _string(key: str, value: Any) -> str:
     """A text field; line breaks and control characters could forge extra header lines."""
     if not isinstance(value, str):
-        raise ValueError(f"{key}: expected a string, not {type(value).__name__}")
+        raise EventFieldError(key, f"{key}: expected a string, not {type(value).__name__}")
     if _UNSAFE_TEXT.search(value):
-        raise ValueError(f"{key}: {value!r} holds a line break or control character")
+        raise EventFieldError(key, f"{key}: {value!r} holds a line break or control character")
     return value
 
 
 def _strings(key: str, value: Any) -> list[str]:
     values = [value] if isinstance(value, str) else value
     if not isinstance(values, (list, tuple)):
-        raise ValueError(f"{key}: expected a string or a list of strings, "
+        raise EventFieldError(key, f"{key}: expected a string or a list of strings, "
                          f"not {type(value).__name__}")
     return [_string(key, item) for item in values]
 
 
 def _choice(key: str, value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
-        raise ValueError(f"{key}: {value!r} is not one of {', '.join(allowed)}")
+        raise EventFieldError(key, f"{key}: {value!r} is not one of {', '.join(allowed)}")
     return value
 
 
@@ -421,6 +436,6 @@ def _header_entry(entry: str) -> str:
     """`NAME:VALUE` from --header, checked and written `NAME: VALUE` (normalizing twice is harmless)."""
     name, sep, value = entry.partition(":")
     if not sep or not re.fullmatch(r"[!-9;-~]+", name):
-        raise ValueError(f"header: {entry!r} is not NAME:VALUE with a field name of "
+        raise EventFieldError("header", f"header: {entry!r} is not NAME:VALUE with a field name of "
                          "printable ASCII (no space or colon)")
     return f"{name}: {value.strip()}"

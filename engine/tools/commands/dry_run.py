@@ -11,7 +11,8 @@ from engine.tools.inputs import read_inputs
 from engine.tools.output import (
     EXIT_FINDING,
     EXIT_OK,
-    diagnostic_line,
+    SourceLines,
+    diagnostic_lines,
     existing_file,
     load,
     rule_label,
@@ -64,8 +65,9 @@ def _load_failure(args: argparse.Namespace, out: TextIO, diagnostics: list[Diagn
     if args.format == "json":
         write_json(out, {"policy": None, "diagnostics": [d.to_dict() for d in diagnostics]})
     else:
+        sources = SourceLines()
         for d in diagnostics:
-            out.write(diagnostic_line(d) + "\n")
+            out.write("\n".join(diagnostic_lines(d, sources)) + "\n")
         out.write(f"{diagnostics[0].file if diagnostics else 'policy'}: invalid, nothing evaluated\n")
     return EXIT_FINDING
 
