@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.mail.addresses import MAX_REFERENCE_LENGTH, normalize_domain, parse_addresses
-from engine.mail.sesevent import (EPOCH, HEADERS_LIMIT, address_strings, build_event, event_from_eml,
+from engine.mail.commonheaders import address_strings
+from engine.mail.sesevent import (EPOCH, HEADERS_LIMIT, build_event, event_from_eml,
                              normalize_fields, read_headers)
 from tests.conftest import CORPUS, corpus_files, need
 

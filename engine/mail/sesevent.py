@@ -8,7 +8,6 @@ Public API (docs/architecture.md):
   raises ``ValueError`` for bytes that are not a mail.
 - ``normalize_fields(fields)``: the fields checked and in canonical form (verdicts upper-cased,
   ``None`` dropped); idempotent, so a caller may check early and pass the result on.
-- ``address_strings(value)``: one address header value as `commonHeaders` lists it.
 - ``EVENT_FIELDS``: the accepted field names, for the CLI's options and the test runner's messages;
   derived from the field registry (``engine.mail.fields.FIELDS``): every field SES fills from a
   message header, the verdicts, plus the envelope (``sender``, ``recipient``), ``header`` and ``eml``.
@@ -20,10 +19,8 @@ message meant for the user, never an exception from the ``email`` package's inte
 
 Choices where SES is undocumented:
 
-- ``commonHeaders``: address headers hold one string per address, the display name decoded from
-  RFC 2047 and re-quoted so that it parses back to the same name and address. A header that the
-  reference parser (``email.headerregistry``) flags as broken is kept as one raw string, so the
-  engine's own fallback parser sees exactly what the message says. ``subject`` is decoded.
+- ``commonHeaders``: as ``engine.mail.commonheaders`` builds it (one string per address, text
+  headers decoded; which header fills which member comes from the field registry).
 - ``mail.headers`` lists the message's fields in order, unfolded. Beyond 10 KB (name, ": ", value,
   CRLF, UTF-8) the list stops before the first field that does not fit and ``headersTruncated`` is
   true; ``commonHeaders`` and the envelope defaults still use every field.
@@ -38,28 +35,22 @@ import re
 from base64 import b32encode
 from collections.abc import Mapping
 from datetime import timezone
-from email import policy as email_policy
-from email.errors import NonASCIILocalPartDefect, ObsoleteHeaderDefect
 from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-from engine.mail.addresses import MAX_REFERENCE_LENGTH, parse_addresses
+from engine.mail.addresses import parse_addresses
+from engine.mail.commonheaders import REFERENCE, UNSAFE_TEXT, Headers, common_headers, decode_bytes
 from engine.mail.fields import DMARC_POLICIES, FIELDS, VERDICTS, FieldSpec
 from engine.suggest import did_you_mean
 
-_COMMON = "$.mail.commonHeaders."
 # Every field SES fills from a message header: the field's name, its header and its kind.
 HEADER_FIELDS: dict[str, FieldSpec] = {f.name: f for f in FIELDS.values() if f.header}
 # The verdicts, by the receipt member that holds them (`spf` -> `spfVerdict`).
 VERDICT_FIELDS = {f.name: f.paths[0].split(".")[2] for f in FIELDS.values() if f.kind == "verdict"}
 ADDRESS_FIELDS = (*(name for name, f in HEADER_FIELDS.items() if f.is_address), "recipient")
 EVENT_FIELDS = (*HEADER_FIELDS, "sender", "recipient", *VERDICT_FIELDS, "dmarc_policy", "header", "eml")
-# commonHeaders: header name (lower case) -> (member, field); SES lists the members in this order.
-_COMMON_HEADERS = {f.header.lower(): (f.paths[0][len(_COMMON):].removesuffix("[*]"), f)  # type: ignore[union-attr]
-                   for f in HEADER_FIELDS.values() if f.paths[0].startswith(_COMMON)}
-_COMMON_ORDER = ("returnPath", "from", "sender", "replyTo", "date", "to", "cc", "bcc", "messageId", "subject")
 
 
 class EventFieldError(ValueError):
@@ -69,17 +60,12 @@ class EventFieldError(ValueError):
         super().__init__(message)
         self.field = field
 
+
 HEADERS_LIMIT = 10 * 1024
 EPOCH = "1970-01-01T00:00:00.000Z"
 PROCESSING_TIME_MS = 574
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:ses-rules"
 
-# The modern policy: its header registry is the project's reference address parser, and raw
-# values of 8-bit headers come back as surrogate-escaped text we can decode ourselves
-# (compat32 would hand back opaque Header objects for them).
-_POLICY = email_policy.default
-# Defects that do not make a parse doubtful: UTF-8 local parts (RFC 6532) and obsolete syntax.
-_HARMLESS_DEFECTS = (NonASCIILocalPartDefect, ObsoleteHeaderDefect)
 # RFC 5322 4.5 obs-fields allow white space before the colon (`From  : x`); the stdlib parser
 # would end the header block there, so it is removed first (header block only).
 _OBS_FIELD_NAME = re.compile(rb"^([!-9;-~]+)[ \t]+:", re.MULTILINE)
@@ -89,12 +75,7 @@ _FIELD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _HEADER_BLOCK_END = re.compile(rb"\r?\n\r?\n")
 _FIELD_LINE = re.compile(rb"[!-9;-~]+:")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
-_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]+")
-_QUOTE_IN_STRING = re.compile(r'(["\\]|=(?=\?))')
-_UNSAFE_TEXT = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
-Headers = list[tuple[str, str]]
 
 
 def build_event(fields: Mapping[str, Any]) -> dict:
@@ -159,11 +140,11 @@ def read_headers(data: bytes) -> Headers:
     block = _without_malformed_lines(_OBS_FIELD_NAME.sub(rb"\1:", bytes(data[:split])))
     source = block + bytes(data[split:])
     try:
-        message = BytesParser(policy=_POLICY).parsebytes(source, headersonly=True)
+        message = BytesParser(policy=REFERENCE).parsebytes(source, headersonly=True)
         raw = message.raw_items()
     except Exception as exc:  # the parser is lenient; this is a last line of defence
         raise ValueError(f"not an e-mail message: {exc}") from None
-    headers = [(name, _LINE_BREAK.sub("", _decode_bytes(value)).strip(" \t")) for name, value in raw]
+    headers = [(name, _LINE_BREAK.sub("", decode_bytes(value)).strip(" \t")) for name, value in raw]
     if not headers or not _FIELD_NAME.fullmatch(headers[0][0]):
         raise ValueError("not an e-mail message: it does not start with a header field "
                          "(NAME: value)")
@@ -192,7 +173,7 @@ def _without_malformed_lines(block: bytes) -> bytes:
 def _assemble(headers: Headers, fields: dict[str, Any], source: bytes) -> dict:
     """The event for the message headers after the fields' overrides."""
     headers = _apply_fields(headers, fields)
-    common = _common_headers(headers)
+    common = common_headers(headers)
     listed, truncated = _truncate(headers)
     recipients = list(dict.fromkeys(
         fields.get("recipient") or _addresses(common.get("to", []) + common.get("cc", []))))
@@ -245,114 +226,6 @@ def _split_entry(entry: str) -> tuple[str, str]:
     return name, value
 
 
-def _common_headers(headers: Headers) -> dict[str, Any]:
-    """`commonHeaders` as SES builds it: only the headers the message has."""
-    common: dict[str, Any] = {}
-    for name, value in headers:
-        member, spec = _COMMON_HEADERS.get(name.lower(), (None, None))
-        if spec is None:
-            continue
-        if spec.kind == "address list":       # every such header adds its addresses
-            common.setdefault(member, []).extend(address_strings(value))
-        elif spec.kind == "address":          # the first one counts
-            common.setdefault(member, _strip_angles(value))
-        else:
-            common.setdefault(member, _decode_unstructured(value.strip()))
-    return dict(sorted(common.items(), key=lambda item: _ses_order(item[0])))
-
-
-def _ses_order(member: str) -> int:
-    return _COMMON_ORDER.index(member) if member in _COMMON_ORDER else len(_COMMON_ORDER)
-
-
-def address_strings(value: str) -> list[str]:
-    """One string per address, display names decoded and quoted so they parse back the same.
-
-    The value stays one raw string when it is too long for the reference parser (the engine
-    reads such strings with its linear fallback), when the reference parser
-    raises or flags a real defect, or when it would read the rewritten strings differently
-    (say, an encoded word inside an address).
-    """
-    if not value.strip():
-        return []
-    if len(value) > MAX_REFERENCE_LENGTH:  # quadratic on some padded inputs; the engine skips it too
-        return [value]
-    parsed = _parse(value)
-    if parsed is None:
-        return [value]
-    result = []
-    for group in parsed.groups:
-        if group.display_name is not None and not group.addresses:
-            result.append(f"{_phrase(group.display_name)}:;")
-        for mailbox in group.addresses:
-            if _UNSAFE_TEXT.search(mailbox.display_name):
-                return [value]
-            name = mailbox.display_name
-            result.append(f"{_phrase(name)} <{mailbox.addr_spec}>" if name else mailbox.addr_spec)
-    reparsed = [_parse(text) for text in result]
-    if any(p is None for p in reparsed) or \
-            [_parts(a) for p in reparsed for a in p.addresses] != [_parts(a) for a in parsed.addresses]:
-        return [value]
-    return result
-
-
-def _parse(value: str) -> Any:
-    """The reference parser's reading of an address header, or None when it is doubtful."""
-    try:
-        parsed = _POLICY.header_factory("to", value)
-    except Exception:  # the reference parser raises on some inputs
-        return None
-    if any(not isinstance(defect, _HARMLESS_DEFECTS) for defect in parsed.defects):
-        return None
-    return parsed
-
-
-def _parts(address: Any) -> tuple[str, str, str]:
-    return address.display_name, address.username, address.domain
-
-
-def _phrase(name: str) -> str:
-    """A display name as written in a header: bare when plain atoms, else a quoted string.
-
-    Quoted when it holds specials, odd spacing or `=?` (which a parser would decode again);
-    inside quotes `"`, backslash and the `=` of `=?` are escaped.
-    """
-    words = name.split(" ")
-    if "=?" not in name and all(_ATOM.fullmatch(word) for word in words):
-        return name
-    return '"' + _QUOTE_IN_STRING.sub(r"\\\1", name) + '"'
-
-
-def _decode_unstructured(value: str) -> str:
-    """RFC 2047 decoding, best effort: malformed encoded words stay as they are."""
-    if "=?" not in value:  # nothing to decode; the parser is slow on long plain text
-        return value
-    try:
-        text = str(_POLICY.header_factory("subject", value))
-    except Exception:  # never let a malformed encoded word fail the event
-        return value
-    return _without_surrogates(text)
-
-
-def _without_surrogates(text: str) -> str:
-    """Text safe for JSON: bytes of unknown charsets that the decoder escaped become text."""
-    if not _SURROGATE.search(text):
-        return text
-    try:
-        return _decode_bytes(text)
-    except UnicodeEncodeError:
-        return _SURROGATE.sub("\ufffd", text)
-
-
-def _decode_bytes(text: str) -> str:
-    """Header text parsed from bytes: UTF-8 (RFC 6532) if it is, else Windows-1252."""
-    raw = text.encode("utf-8", "surrogateescape")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", "replace")
-
-
 def _addresses(values: list[str]) -> list[str]:
     """Bare addresses (local@domain) in `commonHeaders` strings, as the engine reads them."""
     return [address.address for value in values for address in parse_addresses(value)]
@@ -371,11 +244,6 @@ def _envelope_sender(common: dict[str, Any]) -> str:
         if found:
             return found[0]
     return ""
-
-
-def _strip_angles(value: str) -> str:
-    value = value.strip()
-    return value[1:-1].strip() if value.startswith("<") and value.endswith(">") else value
 
 
 def _truncate(headers: Headers) -> tuple[Headers, bool]:
@@ -413,7 +281,7 @@ def _string(key: str, value: Any) -> str:
     """A text field; line breaks and control characters could forge extra header lines."""
     if not isinstance(value, str):
         raise EventFieldError(key, f"{key}: expected a string, not {type(value).__name__}")
-    if _UNSAFE_TEXT.search(value):
+    if UNSAFE_TEXT.search(value):
         raise EventFieldError(key, f"{key}: {value!r} holds a line break or control character")
     return value
 

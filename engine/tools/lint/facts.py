@@ -6,6 +6,7 @@ positions), never the YAML: the condition grammar lives in the compiler alone.
 from __future__ import annotations
 
 import math
+from functools import singledispatch
 from typing import Iterator
 
 from engine.conditions import AllOf, AnyOf, Check, Condition, CountCheck, Named, Not, Test, WhereTest
@@ -54,21 +55,31 @@ def _combine(results: list[bool | None], decisive: bool) -> bool | None:
     return (not decisive) if results and all(r is (not decisive) for r in results) else None
 
 
+@singledispatch
 def truth(condition: Condition | None) -> bool | None:
-    """True: always holds; False: never holds; None: depends on the mail."""
-    if condition is None:
-        return True
-    if isinstance(condition, Named):
-        return truth(condition.target)
-    if isinstance(condition, (AllOf, AnyOf)):
-        return _combine([truth(c) for c in condition.items], isinstance(condition, AnyOf))
-    if isinstance(condition, Not):
-        inner = truth(condition.child)
-        return None if inner is None else not inner
-    return _test_truth(condition)  # type: ignore[arg-type]
+    """True: always holds; False: never holds; None: depends on the mail (no `when`: always)."""
+    return True if condition is None else None
 
 
-def _test_truth(test: Test) -> bool | None:
+@truth.register
+def _(condition: Named) -> bool | None:
+    return truth(condition.target)
+
+
+@truth.register(AllOf)
+@truth.register(AnyOf)
+def _(condition: AllOf | AnyOf) -> bool | None:
+    return _combine([truth(c) for c in condition.items], isinstance(condition, AnyOf))
+
+
+@truth.register
+def _(condition: Not) -> bool | None:
+    inner = truth(condition.child)
+    return None if inner is None else not inner
+
+
+@truth.register
+def _(test: Test) -> bool | None:
     impossible = is_path_test(test) and check_path(test.source.label) is not None
     results = [_check_truth(c, impossible) for c in test.checks()]
     if isinstance(test, WhereTest):
@@ -118,40 +129,66 @@ def verdict_fact(test: Test) -> str | None:
     return None
 
 
+@singledispatch
 def implied(condition: Condition | None) -> set[str]:
     """Verdicts ('dmarc', 'spf') that must be PASS whenever `condition` holds."""
-    if isinstance(condition, Named):
-        return implied(condition.target)
-    if isinstance(condition, (AllOf, AnyOf)):
-        sets = [implied(c) for c in condition.items]
-        return set().union(*sets) if isinstance(condition, AllOf) else set.intersection(*sets)
-    if isinstance(condition, Test):
-        fact = verdict_fact(condition)
-        return {fact} if fact else set()
     return set()
+
+
+@implied.register
+def _(condition: Named) -> set[str]:
+    return implied(condition.target)
+
+
+@implied.register(AllOf)
+@implied.register(AnyOf)
+def _(condition: AllOf | AnyOf) -> set[str]:
+    sets = [implied(c) for c in condition.items]
+    return set().union(*sets) if isinstance(condition, AllOf) else set.intersection(*sets)
+
+
+@implied.register
+def _(condition: Test) -> set[str]:
+    fact = verdict_fact(condition)
+    return {fact} if fact else set()
 
 
 # --- which tests select mail, and under which guards ----------------------------------------
 
+@singledispatch
 def selections(condition: Condition | None, guards: frozenset[str] = frozenset(), positive: bool = True
                ) -> Iterator[tuple[Test, bool, frozenset[str]]]:
     """Every test a rule's condition depends on, with its polarity (False under an odd number of
     `not`) and the verdicts its branch requires to be PASS (from the siblings of an `all`)."""
-    if isinstance(condition, Named):
-        yield from selections(condition.target, guards, positive)
-    elif isinstance(condition, Not):
-        yield from selections(condition.child, guards, not positive)
-    elif isinstance(condition, (AllOf, AnyOf)):
-        conjunctive = isinstance(condition, AllOf) == positive
-        for child in condition.items:
-            extra: set[str] = set()
-            if conjunctive and positive:
-                for sibling in condition.items:
-                    if sibling is not child:
-                        extra |= implied(sibling)
-            yield from selections(child, guards | extra, positive)
-    elif isinstance(condition, Test):
-        yield condition, positive, guards
+    return iter(())
+
+
+@selections.register
+def _(condition: Named, guards: frozenset[str] = frozenset(), positive: bool = True) -> Iterator:
+    return selections(condition.target, guards, positive)
+
+
+@selections.register
+def _(condition: Not, guards: frozenset[str] = frozenset(), positive: bool = True) -> Iterator:
+    return selections(condition.child, guards, not positive)
+
+
+@selections.register(AllOf)
+@selections.register(AnyOf)
+def _(condition: AllOf | AnyOf, guards: frozenset[str] = frozenset(), positive: bool = True) -> Iterator:
+    conjunctive = isinstance(condition, AllOf) == positive
+    for child in condition.items:
+        extra: set[str] = set()
+        if conjunctive and positive:
+            for sibling in condition.items:
+                if sibling is not child:
+                    extra |= implied(sibling)
+        yield from selections(child, guards | extra, positive)
+
+
+@selections.register
+def _(condition: Test, guards: frozenset[str] = frozenset(), positive: bool = True) -> Iterator:
+    yield condition, positive, guards
 
 
 def selects(test: Test, positive: bool) -> bool:
