@@ -51,21 +51,16 @@ class TestTrace:
 @dataclass
 class AllTrace:
     kind: ClassVar[str] = "all"
-    children: list[TraceNode]      # up to the first that failed: what evaluation ran
+    children: list[TraceNode]      # up to the first that decided (failed for all, held for any): what ran
     held: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return {"all": [c.to_dict() for c in self.children], "held": self.held}
+        return {self.kind: [c.to_dict() for c in self.children], "held": self.held}
 
 
 @dataclass
-class AnyTrace:
+class AnyTrace(AllTrace):
     kind: ClassVar[str] = "any"
-    children: list[TraceNode]      # up to the first that held
-    held: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"any": [c.to_dict() for c in self.children], "held": self.held}
 
 
 @dataclass

@@ -27,23 +27,22 @@ def checks_of(test: Test) -> list[Check]:
     return checks + [inner for c in checks if isinstance(c, CountCheck) for inner in c.checks]
 
 
-def tests_in(condition: Condition | None) -> Iterator[Test]:
-    """The tests written in one condition (named conditions are not entered: each is walked once)."""
+def nodes(condition: Condition | None) -> Iterator[Condition]:
+    """Every node written in one condition, in order (named conditions are not entered: each is
+    walked once, from its definition)."""
     stack = [condition] if condition is not None else []
     while stack:
         node = stack.pop()
-        if isinstance(node, Test):
-            yield node
+        yield node
         stack.extend(reversed(node.children()))
 
 
+def tests_in(condition: Condition | None) -> Iterator[Test]:
+    return (node for node in nodes(condition) if isinstance(node, Test))
+
+
 def references(condition: Condition | None) -> Iterator[Named]:
-    stack = [condition] if condition is not None else []
-    while stack:
-        node = stack.pop()
-        if isinstance(node, Named):
-            yield node
-        stack.extend(node.children())
+    return (node for node in nodes(condition) if isinstance(node, Named))
 
 
 # --- truth: can a condition hold at all? ---------------------------------------------------
