@@ -87,3 +87,9 @@ def _last_resort() -> str:
         return policy_source().settings.on_error
     except Exception:  # the settings themselves failed
         return "CONTINUE"
+
+
+def replay_handler(event: Any, context: Any) -> dict[str, Any]:
+    """The Distributed Map worker of examples/sam/replay.yaml: a batch of archived mail, two policies."""
+    from engine.aws.replay import run_batch   # only the replay function pays for it
+    return run_batch(event)

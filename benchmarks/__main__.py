@@ -1,6 +1,6 @@
 """`python -m benchmarks` (`make bench`): run every benchmark, print the table, write the JSON.
 
-Options: `--only N ...` runs some of them (1-6), `--quick` measures once with small
+Options: `--only N ...` runs some of them (1-7), `--quick` measures once with small
 sizes (a smoke run: its figures mean nothing), `--out DIR` writes the JSON elsewhere.
 """
 from __future__ import annotations
@@ -11,13 +11,13 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from . import coldstart, evaluation, hostile, lists, size
+from . import coldstart, evaluation, hostile, lists, replay, size
 from .events import load_events
 from .report import RESULTS, Row, table, write
 from .timing import Settings
 
 NAMES = {"1": "evaluation vs hand-written", "2": "naive design", "3": "list scaling", "4": "policy size",
-         "5": "cold start", "6": "hostile input"}
+         "5": "cold start", "6": "hostile input", "7": "replay throughput"}
 
 
 def _suite(settings: Settings, quick: bool, only: set[str]) -> list[tuple[str, Callable[[], Any]]]:
@@ -34,6 +34,8 @@ def _suite(settings: Settings, quick: bool, only: set[str]) -> list[tuple[str, C
         suite.append(("4", lambda: size.run(settings, events, quick)))
     if "6" in only:
         suite.append(("6", lambda: hostile.run(settings, quick)))
+    if "7" in only:
+        suite.append(("7", lambda: replay.run(quick)))
     return suite
 
 
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1
-    rows.sort(key=lambda row: row.benchmark.split()[0])      # table order 1..6, whatever ran first
+    rows.sort(key=lambda row: row.benchmark.split()[0])      # table order 1..7, whatever ran first
     details["seconds"] = round(time.perf_counter() - started, 1)
     if events_missing := details.get("1+2", {}).get("missing_sources"):
         print(f"note: not found, so not used: {', '.join(events_missing)}", file=sys.stderr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.trace import RuleTrace
+from engine.trace import RuleTrace, rule_from_dict
 
 DISPOSITIONS = ("CONTINUE", "STOP_RULE", "STOP_RULE_SET")
 # The most restrictive record decides the event.
@@ -25,6 +25,13 @@ class RecordDecision:
         if self.trace is not None:
             data["trace"] = [step.to_dict() for step in self.trace]
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RecordDecision:
+        """The inverse of `to_dict()` (a record that crossed a process boundary as JSON)."""
+        trace = data.get("trace")
+        return cls(data["disposition"], data.get("rule"), list(data.get("shadow", [])), list(data.get("errors", [])),
+                   None if trace is None else [rule_from_dict(step) for step in trace])
 
 
 @dataclass(frozen=True)

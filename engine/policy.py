@@ -54,6 +54,7 @@ class Policy:
     header_names: frozenset[str] = frozenset()
     list_at: dict[str, Pos] = field(default_factory=dict)        # where each list is defined
     condition_at: dict[str, Pos] = field(default_factory=dict)   # where each named condition is defined
+    list_files: dict[str, str] = field(default_factory=dict)     # list name -> `{file: F}` as written
 
     def __post_init__(self) -> None:
         self._active = [r for r in self.rules if r.enabled]

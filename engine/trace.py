@@ -152,3 +152,25 @@ class TraceTransformer(TraceVisitor[Any]):
     def visit_named(self, node: NamedTrace) -> NamedTrace:
         return replace(node, then=self.visit(node.then))
 
+
+
+def rule_from_dict(data: dict[str, Any]) -> RuleTrace:
+    """The inverse of `RuleTrace.to_dict()`: a trace that crossed a process boundary as JSON."""
+    condition = data.get("condition")
+    return RuleTrace(data["rule"], data["mode"], data["disposition"], data["held"],
+                     None if condition is None else node_from_dict(condition))
+
+
+def node_from_dict(data: dict[str, Any]) -> TraceNode:
+    key = next(k for k in _FROM_DICT if k in data)
+    return _FROM_DICT[key](data)
+
+
+_FROM_DICT: dict[str, Any] = {
+    "test": lambda d: TestTrace(d["test"], d["values"], [CheckTrace(**c) for c in d["checks"]], d["held"],
+                                d.get("match") == "all"),
+    "all": lambda d: AllTrace([node_from_dict(c) for c in d["all"]], d["held"]),
+    "any": lambda d: AnyTrace([node_from_dict(c) for c in d["any"]], d["held"]),
+    "not": lambda d: NotTrace(node_from_dict(d["not"]), d["held"]),
+    "condition": lambda d: NamedTrace(d["condition"], node_from_dict(d["then"]), d["held"]),
+}

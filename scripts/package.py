@@ -7,6 +7,10 @@ byte-compiled by the runtime's own Python: Lambda unpacks the zip onto a
 read-only file system, so modules without a matching `.pyc` are compiled again
 on every cold start.
 
+Before anything is built, every shipped policy (`policies/`) must load and the policy
+tests that name one (`tests/cases/*.yaml`) must pass: a policy that does not load would
+answer ON_ERROR for every mail in Lambda.
+
 Usage: python scripts/package.py [--out dist/ses-rules-lambda.zip] [--measure N]
 Environment: ARCH=x86_64 (default) or arm64 (the template's `Architecture`
 parameter must match); RUNTIME_PYTHON=/path/to/python3.12 to choose the
@@ -45,8 +49,46 @@ NEVER_IMPORTED_NAMES = ("__pycache__", "py.typed")
 NEVER_IMPORTED_DIRS = ("bin", "jsonpath_ng/bin")   # relative to the dependencies' root
 
 
+POLICY_TESTS = "tests/cases"     # the policy tests (`ses-rules test` files) checked before a build
+
+
 class PackageError(Exception):
     """A build step that cannot succeed; the message says what to do."""
+
+
+def check_policies(root: Path = ROOT) -> list[str]:
+    """Refuse to build unless every shipped policy loads and the policy tests naming one pass.
+
+    Runs the checkout's own `ses-rules` (``python -m engine`` in ``root``), so a copy of the
+    project is judged by its own code. Returns the test files that were run.
+    """
+    policies = sorted(path.resolve() for pattern in ("*.yaml", "*.yml")
+                      for path in (root / "policies").glob(pattern))
+    if not policies:
+        raise PackageError(f"no policy in {root / 'policies'}: the package needs at least one")
+    _ses_rules(root, "validate", *policies, failure="a shipped policy does not load")
+    tests = [t for t in sorted((root / POLICY_TESTS).glob("*.yaml")) if _tested_policy(t) in policies]
+    if tests:
+        _ses_rules(root, "test", *tests, failure="the policy tests of a shipped policy fail")
+    return [str(t.relative_to(root)) for t in tests]
+
+
+def _tested_policy(test_file: Path) -> Path | None:
+    """The policy a test file names (`policy:`, relative to the file), resolved."""
+    import yaml
+    try:
+        data = yaml.safe_load(test_file.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None   # `ses-rules test` reports it when it matters; it names no shipped policy here
+    name = data.get("policy") if isinstance(data, dict) else None
+    return (test_file.parent / name).resolve() if isinstance(name, str) else None
+
+
+def _ses_rules(root: Path, *args: object, failure: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "engine", *map(str, args)], cwd=root,
+                            capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        raise PackageError(f"{failure}; not building:\n{(result.stdout + result.stderr).strip()}")
 
 
 def dependencies(pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
@@ -187,6 +229,7 @@ def cold_import_ms(trees: dict[str, Path], python: Path, runs: int) -> dict[str,
 def build(out: Path = DIST_ZIP, staging: Path = STAGING, arch: str = "x86_64",
           python: Path | None = None, measure: int = 0) -> dict:
     """Build the zip at `out`; returns what was built (and, with `measure`, the import times)."""
+    check_policies()
     tags = platform_tags(arch)
     python = python or find_runtime_python()
     if python is None or not python.exists():

@@ -67,6 +67,8 @@ SLOW_MODULES = {
     "test_addresses_corpus.py", "test_subject_filter.py",
     "test_fuzz_eml.py", "test_fuzz_evaluate.py", "test_hostile_policies.py",
     "test_sieve_differential.py", "test_spoofing.py",
+    "test_precommit.py", "test_archive_s3.py", "test_streaming.py", "test_replay_template.py",
+    "test_package_gate.py",
 }
 
 

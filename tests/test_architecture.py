@@ -16,8 +16,9 @@ LAYERS: dict[str, set[str]] = {
     "core": {"leaf", "mail"},
     "actions": {"leaf", "mail", "core"},
     "lang": {"leaf", "mail", "core", "actions"},
-    "tools": {"leaf", "mail", "core", "actions", "lang"},
-    "aws": {"leaf", "mail", "core", "actions", "lang"},
+    "replay": {"leaf", "mail", "core", "actions", "lang"},
+    "tools": {"leaf", "mail", "core", "actions", "lang", "replay"},
+    "aws": {"leaf", "mail", "core", "actions", "lang", "replay"},
     "api": {"leaf", "mail", "core", "actions", "lang"},
     "entry": {"leaf", "mail", "core", "actions", "lang", "tools", "api"},
 }

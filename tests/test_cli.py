@@ -153,10 +153,12 @@ def test_dry_run_json_shape_and_summary(tmp_path: Path) -> None:
     assert data["policy"] == {"name": policy.name, "revision": policy.revision}
     virus, newsletter, garbage = data["results"]
     assert virus == {"input": str(EVENTS / "virus-fail.json"), "disposition": "STOP_RULE_SET",
-                     "rule": "drop-virus", "shadow": [], "errors": []}
+                     "rule": "drop-virus", "shadow": [], "errors": [], "assumed": []}
     assert (newsletter["disposition"], newsletter["rule"]) == ("CONTINUE", None)
+    assert newsletter["assumed"] == ["spf", "dkim", "dmarc", "spam", "virus"]   # no SES header block
     assert garbage["disposition"] is None and garbage["errors"]
-    assert data["summary"] == {"STOP_RULE_SET": 1, "STOP_RULE": 0, "CONTINUE": 1, "unreadable": 1}
+    assert data["summary"] == {"STOP_RULE_SET": 1, "STOP_RULE": 0, "CONTINUE": 1, "unreadable": 1,
+                               "skipped": 0}
 
 
 def test_dry_run_table_has_one_row_per_input_and_a_summary() -> None:
@@ -312,3 +314,9 @@ def test_control_characters_in_names_never_reach_the_terminal(tmp_path: Path) ->
     (tmp_path / "evil\x1b[31m.json").write_text('{"Records": "nope"}')
     code, out = run("dry-run", "--explain", DEFAULT, str(tmp_path))
     assert code == 1 and "\x1b" not in out and "evil\\x1b[31m.json" in out
+
+
+def test_dmarc_policy_without_dmarc_fail_names_the_flag(capsys) -> None:
+    assert run("event", "--dmarc-policy", "reject")[0] == 2
+    err = capsys.readouterr().err
+    assert "add --dmarc FAIL" in err and "dmarc: FAIL" not in err

@@ -16,7 +16,7 @@ from engine.lang.interpolation import Interpolator
 from engine.lang.lists import load_lists
 from engine.lang.named import NAME_RE, NamedConditions
 from engine.lang.reader import Reader
-from engine.lang.yamlsource import MAX_POLICY_BYTES, Mapping, Node, compose
+from engine.lang.yamlsource import MAX_POLICY_BYTES, Mapping, Node, Scalar, compose
 from engine.policy import Policy, Rule
 
 POLICY_KEYS = ("version", "name", "description", "default", "on_error", "lists", "conditions", "rules")
@@ -87,7 +87,8 @@ class _PolicyBuilder:
                       on_error=on_error or "CONTINUE", rules=rules, description=description,
                       lists={k: v for k, v in lists.items() if v is not None}, conditions=conditions,
                       header_names=frozenset(compiler.header_names),
-                      list_at=_key_positions(doc.get("lists")), condition_at=dict(named.keys))
+                      list_at=_key_positions(doc.get("lists")), condition_at=dict(named.keys),
+                      list_files=_list_files(doc.get("lists")))
 
     def _optional_text(self, key: str) -> str | None:
         node = self.doc.get(key)
@@ -176,6 +177,16 @@ class _PolicyBuilder:
             return []
         codes = [(self.reader.text(item, "lint code"), Pos(item.line, item.col)) for item in seq.items]
         return [(c, at) for c, at in codes if c]
+
+
+def _list_files(node: Node | None) -> dict[str, str]:
+    """The `{file: F}` lists, name -> F as written (what a policy bundle must carry along)."""
+    files = {}
+    for key, value in node.items if isinstance(node, Mapping) else ():
+        file = value.get("file") if isinstance(value, Mapping) else None
+        if isinstance(file, Scalar):
+            files[key.text] = file.text
+    return files
 
 
 def _key_positions(node: Node | None) -> dict[str, Pos]:

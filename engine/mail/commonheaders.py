@@ -48,7 +48,7 @@ def common_headers(headers: Headers) -> dict[str, Any]:
         if spec.kind == "address list":       # every such header adds its addresses
             common.setdefault(member, []).extend(address_strings(value))
         elif spec.kind == "address":          # the first one counts
-            common.setdefault(member, _strip_angles(value))
+            common.setdefault(member, strip_angles(value))
         else:
             common.setdefault(member, _decode_unstructured(value.strip()))
     return dict(sorted(common.items(), key=lambda item: _ses_order(item[0])))
@@ -146,6 +146,6 @@ def decode_bytes(text: str) -> str:
         return raw.decode("cp1252", "replace")
 
 
-def _strip_angles(value: str) -> str:
+def strip_angles(value: str) -> str:
     value = value.strip()
     return value[1:-1].strip() if value.startswith("<") and value.endswith(">") else value

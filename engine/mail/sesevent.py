@@ -3,7 +3,8 @@
 Public API (docs/architecture.md):
 
 - ``build_event(fields)``: an event from the `event` command's fields (``eml`` = a file to start from).
-- ``event_from_eml(data, fields={})``: an event from a raw message; ``fields`` override it.
+- ``message_event(data, fields={})``: a raw message's event and the verdicts it had to assume.
+- ``event_from_eml(data, fields={})``: the event alone; ``fields`` override the message.
 - ``read_headers(data)``: the message's header fields as SES lists them (name, unfolded raw value);
   raises ``ValueError`` for bytes that are not a mail.
 - ``normalize_fields(fields)``: the fields checked and in canonical form (verdicts upper-cased,
@@ -26,6 +27,13 @@ Choices where SES is undocumented:
   true; ``commonHeaders`` and the envelope defaults still use every field.
 - Envelope sender: ``sender``, else the Return-Path address (``<>`` gives the null sender ""),
   else the first Sender address, else the first From address.
+- A stored message that starts with SES's own header block (``engine.mail.sesblock``) takes its
+  verdicts, ``dmarcPolicy``, envelope sender, recipient, SES message id and receipt time from
+  that block and only from it. Any other message gets the synthetic block prepended to
+  ``headers`` and verdicts ``PASS``, listed as assumed. With no recipient at all (no To, Cc or
+  ``recipient``) the recipient is ``recipient@example.com``, as SES always has one.
+- Events from flags alone also get ``Date`` (the epoch) and ``Message-ID`` headers, so
+  ``commonHeaders`` has the ``date``, ``messageId`` and ``returnPath`` SES's events have.
 """
 from __future__ import annotations
 
@@ -34,6 +42,7 @@ import json
 import re
 from base64 import b32encode
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timezone
 from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
@@ -41,8 +50,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.mail.addresses import parse_addresses
-from engine.mail.commonheaders import REFERENCE, UNSAFE_TEXT, Headers, common_headers, decode_bytes
+from engine.mail.commonheaders import REFERENCE, UNSAFE_TEXT, Headers, common_headers, decode_bytes, strip_angles
 from engine.mail.fields import DMARC_POLICIES, FIELDS, VERDICTS, FieldSpec
+from engine.mail.sesblock import SesBlock, find_ses_block, synthetic_block
 from engine.suggest import did_you_mean
 
 # Every field SES fills from a message header: the field's name, its header and its kind.
@@ -52,17 +62,11 @@ VERDICT_FIELDS = {f.name: f.paths[0].split(".")[2] for f in FIELDS.values() if f
 ADDRESS_FIELDS = (*(name for name, f in HEADER_FIELDS.items() if f.is_address), "recipient")
 EVENT_FIELDS = (*HEADER_FIELDS, "sender", "recipient", *VERDICT_FIELDS, "dmarc_policy", "header", "eml")
 
-
-class EventFieldError(ValueError):
-    """A field of the event to build is wrong; `field` names it (for the test runner's position)."""
-
-    def __init__(self, field: str | None, message: str):
-        super().__init__(message)
-        self.field = field
-
-
 HEADERS_LIMIT = 10 * 1024
 EPOCH = "1970-01-01T00:00:00.000Z"
+EPOCH_DATE = "Thu, 01 Jan 1970 00:00:00 +0000"
+DEFAULT_RECIPIENT = "recipient@example.com"
+ASSUMABLE = (*VERDICT_FIELDS, "dmarc_policy")   # what a message without SES's block cannot tell
 PROCESSING_TIME_MS = 574
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:ses-rules"
 
@@ -75,7 +79,20 @@ _FIELD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _HEADER_BLOCK_END = re.compile(rb"\r?\n\r?\n")
 _FIELD_LINE = re.compile(rb"[!-9;-~]+:")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+class EventFieldError(ValueError):
+    """A field of the event to build is wrong; `field` names it (for the test runner's position)."""
 
+    def __init__(self, field: str | None, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class MessageEvent:
+    """A message's Lambda SES event, and which of its verdicts are defaults nobody measured."""
+
+    event: dict
+    assumed: tuple[str, ...]             # of ASSUMABLE, in that order
 
 
 def build_event(fields: Mapping[str, Any]) -> dict:
@@ -83,20 +100,25 @@ def build_event(fields: Mapping[str, Any]) -> dict:
     clean = normalize_fields(fields)
     eml = clean.pop("eml", None)
     if eml is None:
-        return _assemble([], clean, b"")
+        return _assemble(_flag_headers(clean), clean, b"").event
     try:
         data = Path(eml).read_bytes()
     except OSError as exc:
         raise EventFieldError("eml", f"eml: cannot read {eml}: {exc.strerror or exc}") from None
-    return _assemble(read_headers(data), clean, data)
+    return _assemble(read_headers(data), clean, data).event
 
 
-def event_from_eml(data: bytes, fields: Mapping[str, Any] = {}) -> dict:
-    """A Lambda SES event for a raw message as SES would receive it; ``fields`` override it."""
+def message_event(data: bytes, fields: Mapping[str, Any] = {}) -> MessageEvent:
+    """A raw message as SES would hand it over, ``fields`` overriding it; see the module doc."""
     clean = normalize_fields(fields)
     if "eml" in clean:
         raise EventFieldError("eml", "eml: not allowed here, the message is already given")
     return _assemble(read_headers(data), clean, bytes(data))
+
+
+def event_from_eml(data: bytes, fields: Mapping[str, Any] = {}) -> dict:
+    """A Lambda SES event for a raw message as SES would receive it; ``fields`` override it."""
+    return message_event(data, fields).event
 
 
 def normalize_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -170,35 +192,66 @@ def _without_malformed_lines(block: bytes) -> bytes:
     return b"".join(kept)
 
 
-def _assemble(headers: Headers, fields: dict[str, Any], source: bytes) -> dict:
+def _assemble(headers: Headers, fields: dict[str, Any], source: bytes) -> MessageEvent:
     """The event for the message headers after the fields' overrides."""
+    block = find_ses_block(headers)
     headers = _apply_fields(headers, fields)
     common = common_headers(headers)
+    recipients = _recipients(fields, block, common)
+    sender = fields["sender"] if "sender" in fields else _envelope_sender(common, block)
+    message_id = block.message_id if block else _message_id(source, fields)
+    if block is None:
+        headers = synthetic_block(helo="unknown", peer="unknown", message_id=message_id,
+                                  mail_from=sender, rcpt=recipients[0]) + headers
+        common = {"returnPath": sender, **{k: v for k, v in common.items() if k != "returnPath"}}
     listed, truncated = _truncate(headers)
-    recipients = list(dict.fromkeys(
-        fields.get("recipient") or _addresses(common.get("to", []) + common.get("cc", []))))
-    timestamp = _timestamp(common.get("date"))
-    mail = {
-        "timestamp": timestamp,
-        "source": fields["sender"] if "sender" in fields else _envelope_sender(common),
-        "messageId": _message_id(source, fields),
-        "destination": recipients,
-        "headersTruncated": truncated,
-        "headers": [{"name": name, "value": value} for name, value in listed],
-        "commonHeaders": common,
-    }
-    receipt: dict[str, Any] = {
-        "timestamp": timestamp,
-        "processingTimeMillis": PROCESSING_TIME_MS,
-        "recipients": list(recipients),
-    }
-    for field in ("spam", "virus", "spf", "dkim", "dmarc"):
-        receipt[VERDICT_FIELDS[field]] = {"status": fields.get(field, "PASS")}
+    timestamp = _timestamp(block.date if block and block.date else common.get("date"))
+    mail = {"timestamp": timestamp, "source": sender, "messageId": message_id,
+            "destination": recipients, "headersTruncated": truncated,
+            "headers": [{"name": name, "value": value} for name, value in listed],
+            "commonHeaders": common}
+    receipt, assumed = _receipt(fields, block, timestamp, recipients)
+    return MessageEvent(lambda_event({"mail": mail, "receipt": receipt}), assumed)
+
+
+def _receipt(fields: dict[str, Any], block: SesBlock | None, timestamp: str,
+             recipients: list[str]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The receipt: verdicts from the fields, else SES's block, else PASS (assumed)."""
+    found = {**(block.verdicts if block else {}), **{k: fields[k] for k in VERDICT_FIELDS if k in fields}}
+    receipt: dict[str, Any] = {"timestamp": timestamp, "processingTimeMillis": PROCESSING_TIME_MS,
+                               "recipients": list(recipients)}
+    for name in ("spam", "virus", "spf", "dkim", "dmarc"):
+        receipt[VERDICT_FIELDS[name]] = {"status": found.get(name, "PASS")}
+    assumed = [name for name in VERDICT_FIELDS if name not in found]
     if receipt["dmarcVerdict"]["status"] == "FAIL":
-        receipt["dmarcPolicy"] = fields.get("dmarc_policy", "none")
+        policy = fields.get("dmarc_policy") or (block.dmarc_policy if block else None)
+        receipt["dmarcPolicy"] = policy or "none"
+        if policy is None:
+            assumed.append("dmarc_policy")
     receipt["action"] = {"type": "Lambda", "functionArn": FUNCTION_ARN,
                          "invocationType": "RequestResponse"}
-    return lambda_event({"mail": mail, "receipt": receipt})
+    return receipt, tuple(assumed)
+
+
+def _recipients(fields: dict[str, Any], block: SesBlock | None, common: dict[str, Any]) -> list[str]:
+    """`--recipient`s, else SES's `for` recipient, else To and Cc, else a placeholder."""
+    if fields.get("recipient"):
+        return list(dict.fromkeys(fields["recipient"]))
+    if block and block.recipient:
+        return [block.recipient]
+    found = list(dict.fromkeys(_addresses(common.get("to", []) + common.get("cc", []))))
+    return found or [DEFAULT_RECIPIENT]
+
+
+def _flag_headers(fields: dict[str, Any]) -> Headers:
+    """An event from flags alone: the Date and Message-ID every real message has, unless given."""
+    given = {entry.partition(":")[0].lower() for entry in fields.get("header", [])}
+    headers: Headers = []
+    if "date" not in given:
+        headers.append(("Date", EPOCH_DATE))
+    if "message-id" not in given:
+        headers.append(("Message-ID", f"<{_message_id(b'', fields)}@ses-rules.invalid>"))
+    return headers
 
 
 def lambda_event(ses: dict) -> dict:
@@ -231,11 +284,14 @@ def _addresses(values: list[str]) -> list[str]:
     return [address.address for value in values for address in parse_addresses(value)]
 
 
-def _envelope_sender(common: dict[str, Any]) -> str:
-    """Return-Path, else Sender, else From: the MAIL FROM a message like this most likely had.
+def _envelope_sender(common: dict[str, Any], block: SesBlock | None = None) -> str:
+    """SES's Return-Path, else Return-Path, Sender, From: the MAIL FROM this message most likely had.
 
     A null Return-Path (`<>`, as on bounces) is the null sender "", not a reason to look further.
     """
+    if block is not None:
+        found = _addresses([strip_angles(block.return_path)])
+        return found[0] if found else ""
     if common.get("returnPath") == "":
         return ""
     for key in ("returnPath", "sender", "from"):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from engine.decision import RecordDecision
@@ -11,11 +12,18 @@ from engine.trace import AllTrace, CheckTrace, NamedTrace, NotTrace, RuleTrace, 
 NESTED = "      "
 
 
-def render_record(record: RecordDecision, indent: str = "  ") -> list[str]:
-    """One record's trace: every rule tried with its conditions, then the outcome."""
+def render_record(record: RecordDecision | dict[str, Any], indent: str = "  ",
+                  assumed: Collection[str] = ()) -> list[str]:
+    """One record's trace: every rule tried with its conditions, then the outcome.
+
+    A record may come as JSON (a `dry-run` row from another process). ``assumed`` names
+    verdicts the input did not carry (PASS by default): their tests say so.
+    """
+    if isinstance(record, dict):
+        record = RecordDecision.from_dict(record)
     lines = []
     for step in record.trace or []:
-        lines.extend(_Renderer(indent).visit(step))
+        lines.extend(_Renderer(indent, assumed).visit(step))
     lines.extend(f"{indent}error: {safe(error)}" for error in record.errors)
     if record.rule:
         lines.append(f"{indent}=> {record.disposition}: rule {record.rule} decided")
@@ -31,11 +39,12 @@ def render_record(record: RecordDecision, indent: str = "  ") -> list[str]:
 class _Renderer(TraceVisitor[list[str]]):
     """Lines for one node and its children, each child indented below its parent."""
 
-    def __init__(self, indent: str):
+    def __init__(self, indent: str, assumed: Collection[str] = ()):
         self.indent = indent
+        self.assumed = assumed
 
     def _nested(self, node: Any) -> list[str]:
-        return _Renderer(self.indent + NESTED).visit(node)
+        return _Renderer(self.indent + NESTED, self.assumed).visit(node)
 
     def _mark(self, held: bool) -> str:
         return f"{self.indent}{'[yes]' if held else '[no] '}"
@@ -45,12 +54,13 @@ class _Renderer(TraceVisitor[list[str]]):
         lines = [f"{self.indent}rule {node.rule} ({node.disposition}{mode}): {'matched' if node.held else 'no match'}"]
         if node.condition is None:
             return lines + [f"{self.indent}  [yes] no `when`: always matches"]
-        return lines + _Renderer(self.indent + "  ").visit(node.condition)
+        return lines + _Renderer(self.indent + "  ", self.assumed).visit(node.condition)
 
     def visit_test(self, node: TestTrace) -> list[str]:
         checks = ", ".join(_check_text(c) for c in node.checks)
         every = " (match: all, every value must)" if node.match_all else ""
-        return [f"{self._mark(node.held)} {safe(node.test)} saw {_values_text(node.values)}{every}: {checks}"]
+        guess = " (assumed)" if node.test in self.assumed else ""
+        return [f"{self._mark(node.held)} {safe(node.test)} saw {_values_text(node.values)}{guess}{every}: {checks}"]
 
     def visit_all(self, node: AllTrace) -> list[str]:
         lines = [f"{self._mark(node.held)} {node.kind} of:"]

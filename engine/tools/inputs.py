@@ -5,66 +5,108 @@ receiving notification as SNS delivers it (the object with ``notificationType: R
 SNS envelope ``{"Type": "Notification", "Message": "<json>"}``, or an SNS Lambda event whose
 records wrap one); a raw message (`.eml`, through ``engine.mail.sesevent.event_from_eml``); a
 directory (its `.json` and `.eml` files, recursively, sorted by relative path); ``-`` (standard
-input, JSON or raw mail, sniffed).
+input, JSON or raw mail, sniffed); ``s3://BUCKET/PREFIX`` (every object under the prefix, in
+key order, as a raw message: ``engine.replay.archive``).
 
 A file whose name ends neither in `.json` nor `.eml` is sniffed like standard input: JSON when
 its first non-blank character is ``{`` or ``[``, a raw message otherwise.
 
-Public API: ``Input``, ``read_inputs(args, stdin=None)``, ``read_input(label, data, kind)`` and
-``to_lambda_event(obj)`` (the conversion alone, for callers that already hold JSON).
+Inputs are planned before they are read: ``plan_inputs`` yields a ``Source`` (label, and how to
+read it) per input at once, walking directories and listing archives lazily, so a command can
+read many at a time (``engine.replay.pool``) and print rows while the rest are read.
+
+Public API: ``Input``, ``Source``, ``plan_inputs(args, stdin=None, jobs=16)``,
+``read_inputs(args, stdin=None)``, ``read_input(label, data, kind)`` and ``to_lambda_event(obj)``
+(the conversion alone, for callers that already hold JSON).
 """
 from __future__ import annotations
 
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from engine.mail.sesevent import event_from_eml, lambda_event
+from engine.mail.sesevent import lambda_event
+from engine.replay import archive
+from engine.replay.rows import Input, from_message
 
 SUFFIXES = {".json": "json", ".eml": "eml"}
 _BOM = b"\xef\xbb\xbf"
 
+__all__ = ["Input", "Source", "plan_inputs", "read_inputs", "read_input", "to_lambda_event"]
 
-@dataclass
-class Input:
-    """One row of a dry run: the event to evaluate, or why there is none."""
+
+@dataclass(frozen=True)
+class Source:
+    """An input not read yet: its label, and how to read it (safe to call on any thread)."""
 
     label: str
-    event: dict | None
-    error: str | None = None
+    load: Callable[[], Input]
 
 
 def read_inputs(args: Sequence[str], stdin: BinaryIO | None = None) -> Iterator[Input]:
     """One ``Input`` per file, per file inside a directory, or for ``-``; never raises for bad input."""
+    return (source.load() for source in plan_inputs(args, stdin, jobs=1))
+
+
+def plan_inputs(args: Sequence[str], stdin: BinaryIO | None = None, jobs: int = 16) -> Iterator[Source]:
+    """A ``Source`` per input, in order; directories are walked and archives listed as they come."""
+    s3: list[Any] = []                      # one client for every s3:// argument, made on first use
     for arg in args:
         if arg == "-":
-            try:
-                data = (stdin if stdin is not None else sys.stdin.buffer).read()
-            except (OSError, ValueError) as exc:  # closed or unreadable standard input
-                yield Input("-", None, f"cannot read standard input: {exc}")
-                continue
-            yield read_input("-", data, "sniff")
-            continue
-        path = Path(arg)
-        if path.is_dir():
-            yield from _read_directory(arg, path)
+            yield _stdin_source(stdin)
+        elif arg.startswith("s3://"):
+            yield from _plan_archive(arg, s3, jobs)
+        elif Path(arg).is_dir():
+            yield from _plan_directory(arg, Path(arg))
         else:
-            yield _read_file(arg, path)
+            yield Source(arg, partial(_read_file, arg, Path(arg)))
 
 
 def read_input(label: str, data: bytes, kind: str) -> Input:
     """An input from bytes: ``kind`` is ``json``, ``eml`` or ``sniff``."""
     if kind == "sniff":
         kind = "json" if data.removeprefix(_BOM).lstrip()[:1] in (b"{", b"[") else "eml"
+    if kind == "eml":
+        return from_message(label, data)
     try:
-        event = _from_json(data) if kind == "json" else event_from_eml(data)
+        return Input(label, _from_json(data))
     except ValueError as exc:
         return Input(label, None, str(exc))
-    return Input(label, event)
+
+
+def _failed(label: str, error: str) -> Source:
+    return Source(label, partial(Input, label, None, error))
+
+
+def _stdin_source(stdin: BinaryIO | None) -> Source:
+    """Standard input is read at once, in order: only one reader can have it."""
+    try:
+        data = (stdin if stdin is not None else sys.stdin.buffer).read()
+    except (OSError, ValueError) as exc:  # closed or unreadable standard input
+        return _failed("-", f"cannot read standard input: {exc}")
+    return Source("-", partial(read_input, "-", data, "sniff"))
+
+
+def _plan_archive(url: str, s3: list[Any], jobs: int) -> Iterator[Source]:
+    """Every object under an S3 prefix, in key order; a prefix that cannot be listed is one row."""
+    try:
+        bucket, prefix = archive.parse_url(url)
+        if not s3:
+            s3.append(archive.client(jobs))
+        found = False
+        for ref in archive.list_objects(s3[0], bucket, prefix):
+            found = True
+            yield Source(ref.label, partial(archive.fetch, s3[0], ref))
+    except (ValueError, archive.ArchiveError) as exc:
+        yield _failed(url, str(exc))
+        return
+    if not found:
+        yield _failed(url, "no objects under this prefix")
 
 
 def to_lambda_event(obj: Any) -> dict:
@@ -83,7 +125,7 @@ def to_lambda_event(obj: Any) -> dict:
                      "notification (notificationType: Received) or an SNS envelope")
 
 
-def _read_directory(arg: str, root: Path) -> Iterator[Input]:
+def _plan_directory(arg: str, root: Path) -> Iterator[Source]:
     """Every `.json` and `.eml` below ``root``, sorted by relative path, labelled ``arg/rel``."""
     found = []
     for folder, _, files in os.walk(root, followlinks=False):
@@ -92,10 +134,10 @@ def _read_directory(arg: str, root: Path) -> Iterator[Input]:
             if path.suffix.lower() in SUFFIXES:
                 found.append(path.relative_to(root).as_posix())
     if not found:
-        yield Input(arg, None, "no .json or .eml files in this directory")
+        yield _failed(arg, "no .json or .eml files in this directory")
     prefix = arg if arg.endswith(("/", os.sep)) else arg + "/"
     for rel in sorted(found):
-        yield _read_file(prefix + rel, root / rel)
+        yield Source(prefix + rel, partial(_read_file, prefix + rel, root / rel))
 
 
 def _read_file(label: str, path: Path) -> Input:

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from engine.tools.commands import dry_run, event, schema, test, validate
+from engine.tools.commands import bundle, diff, dry_run, event, schema, test, validate
 
 # name -> module, in the order `--help` lists them.
 COMMANDS: dict[str, ModuleType] = {
     "validate": validate,
     "dry-run": dry_run,
+    "diff": diff,
     "test": test,
     "event": event,
     "schema": schema,
+    "bundle": bundle,
 }

@@ -51,6 +51,9 @@ def _header(text: str) -> str:
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     fields = {name: getattr(args, name) for name in EVENT_FIELDS if name != "eml"}
+    if args.dmarc_policy and args.dmarc != "FAIL":
+        raise UsageError("--dmarc-policy: SES reports a DMARC policy only when DMARC fails; "
+                         "add --dmarc FAIL")
     try:
         fields = normalize_fields(fields)
     except ValueError as exc:   # flags that contradict each other (--dmarc-policy without --dmarc FAIL)

@@ -12,13 +12,22 @@ from typing import Iterator
 from engine.conditions import AllOf, AnyOf, Check, Condition, CountCheck, Named, Not, Test, WhereTest
 from engine.mail.fields import AddressSource
 from engine.mail.values import NumberLiteral
-from engine.tools.lint.paths import check_path
+from engine.tools.lint.paths import PathProblem, check_path
 
 _VERDICT_PATHS = {"$.receipt.dmarcVerdict.status": "dmarc", "$.receipt.spfVerdict.status": "spf"}
 
 
 def is_path_test(test: Test) -> bool:
     return test.source.form.kind == "json"
+
+
+def path_problem(test: Test) -> PathProblem | None:
+    """Why a path test's path cannot exist in an SES record (None for field tests), read from the
+    path the loader parsed."""
+    if not is_path_test(test):
+        return None
+    [getter] = test.source.getters  # type: ignore[attr-defined]
+    return check_path(test.source.label, getter.expr)
 
 
 def checks_of(test: Test) -> list[Check]:
@@ -79,7 +88,7 @@ def _(condition: Not) -> bool | None:
 
 @truth.register
 def _(test: Test) -> bool | None:
-    impossible = is_path_test(test) and check_path(test.source.label) is not None
+    impossible = path_problem(test) is not None
     results = [_check_truth(c, impossible) for c in test.checks()]
     if isinstance(test, WhereTest):
         results.append(False if impossible else None)

@@ -15,7 +15,6 @@ from engine.mail.fields import AddressSource
 from engine.policy import Policy, Rule
 from engine.suggest import did_you_mean
 from engine.tools.lint import facts
-from engine.tools.lint.paths import check_path
 
 
 @dataclass
@@ -67,7 +66,7 @@ def unknown_paths(policy: Policy) -> Iterator[Finding]:
     owners = [(r.condition, r.name) for r in policy.rules] + [(c, None) for c in policy.conditions.values()]
     for condition, rule in owners:
         for test in facts.tests_in(condition):
-            problem = check_path(test.source.label) if facts.is_path_test(test) else None
+            problem = facts.path_problem(test)
             if problem:
                 yield Finding(test.source.at or test.at, "unknown-path", problem.message, problem.hint, rule)
 

@@ -138,15 +138,17 @@ def _replace_name(text: str, old: str, new: str) -> str:
     return pattern.sub(new, text, count=1)
 
 
-def check_path(text: str) -> PathProblem | None:
+def check_path(text: str, expr: Any = None) -> PathProblem | None:
     """Why a JSONPath cannot yield anything on an SES record, or None when it can (or lint cannot tell).
 
-    The parse is the loader's, cached by `compile_path`: nothing is parsed twice.
+    `expr` is the loader's parse of `text` (a path test's `Getter.expr`); without it the text
+    is compiled (cached) once.
     """
-    try:
-        expr = compile_path(text).expr
-    except PathError:        # the loader reports it; lint has nothing to add
-        return None
+    if expr is None:
+        try:
+            expr = compile_path(text).expr
+        except PathError:        # the loader reports it; lint has nothing to add
+            return None
     try:
         _PathWalker(text).walk(expr, [RECORD_SHAPE], "$")
     except _Unknown:
