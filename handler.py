@@ -18,6 +18,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from engine.aws import telemetry
+from engine.aws.actionqueue import ActionQueue, queue_actions
 from engine.aws.policysource import PolicySource
 from engine.aws.settings import Settings
 from engine.decision import DISPOSITIONS, Decision
@@ -28,6 +29,7 @@ NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "SesRules"
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+_queue = ActionQueue.from_env()       # the SQS client, made here only when ACTIONS_QUEUE_URL is set
 
 
 @functools.cache
@@ -56,6 +58,7 @@ def _handle(event: Any, context: Any) -> dict[str, str]:
         telemetry.publish(metrics, SERVICE, outcome.decision)
     except Exception:
         logger.exception("could not report the decision")
+    queue_actions(_queue, event, outcome.decision, outcome.policy, logger, metrics, SERVICE)
     disposition = outcome.decision.disposition
     return {"disposition": disposition if disposition in DISPOSITIONS else source.settings.on_error}
 
@@ -93,3 +96,15 @@ def replay_handler(event: Any, context: Any) -> dict[str, Any]:
     """The Distributed Map worker of examples/sam/replay.yaml: a batch of archived mail, two policies."""
     from engine.aws.replay import run_batch   # only the replay function pays for it
     return run_batch(event)
+
+
+@functools.cache
+def action_function() -> Any:
+    """The action function's runner, made at its first invocation (tests start anew with cache_clear)."""
+    from engine.aws.actionfunction import ActionFunction   # the deciding function never imports it
+    return ActionFunction(os.environ, logger, metrics, SERVICE)
+
+
+def action_handler(event: Any, context: Any) -> dict[str, Any]:
+    """The action function (SQS, partial batch responses): runs the actions lambda_handler queued."""
+    return action_function().handle(event, context)

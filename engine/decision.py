@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.actionplan import merged
 from engine.trace import RuleTrace, rule_from_dict
 
 DISPOSITIONS = ("CONTINUE", "STOP_RULE", "STOP_RULE_SET")
@@ -18,10 +19,13 @@ class RecordDecision:
     shadow: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     trace: list[RuleTrace] | None = None     # with explain=True: every rule tried
+    actions: list[dict[str, Any]] = field(default_factory=list)         # planned, never run here
+    shadow_actions: list[dict[str, Any]] = field(default_factory=list)  # of shadow rules: reported only
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"disposition": self.disposition, "rule": self.rule,
-                                "shadow": list(self.shadow), "errors": list(self.errors)}
+                                "shadow": list(self.shadow), "errors": list(self.errors),
+                                "actions": list(self.actions), "shadow_actions": list(self.shadow_actions)}
         if self.trace is not None:
             data["trace"] = [step.to_dict() for step in self.trace]
         return data
@@ -31,7 +35,8 @@ class RecordDecision:
         """The inverse of `to_dict()` (a record that crossed a process boundary as JSON)."""
         trace = data.get("trace")
         return cls(data["disposition"], data.get("rule"), list(data.get("shadow", [])), list(data.get("errors", [])),
-                   None if trace is None else [rule_from_dict(step) for step in trace])
+                   None if trace is None else [rule_from_dict(step) for step in trace],
+                   list(data.get("actions", [])), list(data.get("shadow_actions", [])))
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,19 @@ class Decision:
     def mail(self) -> MailFacts:
         return MailFacts.of(self.event)
 
+    @property
+    def actions(self) -> list[dict[str, Any]]:
+        """Every record's actions, in order, each once: `{"rule", "type", ...resolved arguments}`."""
+        if len(self.records) == 1:
+            return list(self.records[0].actions)
+        return merged(r.actions for r in self.records)
+
+    @property
+    def shadow_actions(self) -> list[dict[str, Any]]:
+        if len(self.records) == 1:
+            return list(self.records[0].shadow_actions)
+        return merged(r.shadow_actions for r in self.records)
+
     @classmethod
     def fallback(cls, disposition: str, error: str, event: Any, name: str = "", revision: str = "") -> Decision:
         """The answer when no policy could decide (none loaded, or evaluation itself failed)."""
@@ -92,5 +110,6 @@ class Decision:
 
     def to_dict(self) -> dict[str, Any]:
         return {"disposition": self.disposition, "rule": self.rule, "shadow": list(self.shadow),
-                "errors": list(self.errors), "policy": {"name": self.policy_name, "revision": self.policy_revision},
+                "errors": list(self.errors), "actions": self.actions, "shadow_actions": self.shadow_actions,
+                "policy": {"name": self.policy_name, "revision": self.policy_revision},
                 "records": [r.to_dict() for r in self.records]}

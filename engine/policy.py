@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.actionplan import ActionPlan, Collected
 from engine.conditions import NOWHERE, Condition, Pos
 from engine.decision import Decision, RecordDecision
 from engine.mail.context import RecordContext
@@ -13,7 +14,7 @@ from engine.trace import RuleTrace
 @dataclass
 class Rule:
     name: str
-    disposition: str
+    disposition: str | None              # None: a routing rule (actions only; evaluation goes on)
     condition: Condition | None          # None: always matches
     mode: str = "enforce"                # enforce | shadow
     enabled: bool = True
@@ -21,6 +22,7 @@ class Rule:
     lint_ignore: tuple[str, ...] = ()
     line: int = 1
     col: int = 1
+    actions: tuple[ActionPlan, ...] = ()
     name_at: Pos = NOWHERE                      # where `name:` is written (lint reports rules there)
     lint_ignore_at: tuple[Pos, ...] = ()        # where each `lint_ignore` code is written
 
@@ -85,26 +87,46 @@ class Policy:
 
     def _decide(self, ctx: RecordContext) -> RecordDecision:
         shadow: list[str] = []
+        collected: Collected | None = None
         for rule in self._active:
             condition = rule.condition
             if condition is None or condition.test(ctx):
-                if rule.mode == "shadow":
+                is_shadow = rule.mode == "shadow"
+                if is_shadow:
                     shadow.append(rule.name)
-                else:
-                    return RecordDecision(rule.disposition, rule.name, shadow)
-        return RecordDecision(self.default, None, shadow)
+                if rule.actions:
+                    collected = collected or Collected()
+                    collected.add(rule.actions, ctx, is_shadow)
+                if not is_shadow and rule.disposition is not None:
+                    return _decided(rule.disposition, rule.name, shadow, collected)
+        return _decided(self.default, None, shadow, collected)
 
     def _explain(self, ctx: RecordContext) -> RecordDecision:
         """Same walk as _decide (a property test holds them equal), recording every rule tried."""
         shadow: list[str] = []
         trace: list[RuleTrace] = []
+        collected: Collected | None = None
         for rule in self._active:
             tree = rule.condition.explain(ctx) if rule.condition is not None else None
             step = RuleTrace(rule.name, rule.mode, rule.disposition, tree is None or tree.held, tree)
             trace.append(step)
             if step.held:
-                if rule.mode == "shadow":
+                is_shadow = rule.mode == "shadow"
+                if is_shadow:
                     shadow.append(rule.name)
-                else:
-                    return RecordDecision(rule.disposition, rule.name, shadow, trace=trace)
-        return RecordDecision(self.default, None, shadow, trace=trace)
+                if rule.actions:
+                    collected = collected or Collected()
+                    before = len(collected.shadow_actions if is_shadow else collected.actions)
+                    collected.add(rule.actions, ctx, is_shadow)
+                    step.actions = (collected.shadow_actions if is_shadow else collected.actions)[before:]
+                if not is_shadow and rule.disposition is not None:
+                    return _decided(rule.disposition, rule.name, shadow, collected, trace)
+        return _decided(self.default, None, shadow, collected, trace)
+
+
+def _decided(disposition: str, rule: str | None, shadow: list[str], collected: Collected | None,
+             trace: list[RuleTrace] | None = None) -> RecordDecision:
+    if collected is None:
+        return RecordDecision(disposition, rule, shadow, trace=trace)
+    return RecordDecision(disposition, rule, shadow, trace=trace, actions=collected.actions,
+                          shadow_actions=collected.shadow_actions)

@@ -92,13 +92,17 @@ class RuleTrace:
     kind: ClassVar[str] = "rule"
     rule: str
     mode: str
-    disposition: str
+    disposition: str | None                # None: a routing rule (actions only)
     held: bool
     condition: TraceNode | None = None     # None: the rule has no `when`
+    actions: list[dict[str, Any]] | None = None   # what a rule that held planned (rules with actions)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rule": self.rule, "mode": self.mode, "disposition": self.disposition, "held": self.held,
+        data = {"rule": self.rule, "mode": self.mode, "disposition": self.disposition, "held": self.held,
                 "condition": None if self.condition is None else self.condition.to_dict()}
+        if self.actions is not None:
+            data["actions"] = self.actions
+        return data
 
 
 T = TypeVar("T")
@@ -158,7 +162,7 @@ def rule_from_dict(data: dict[str, Any]) -> RuleTrace:
     """The inverse of `RuleTrace.to_dict()`: a trace that crossed a process boundary as JSON."""
     condition = data.get("condition")
     return RuleTrace(data["rule"], data["mode"], data["disposition"], data["held"],
-                     None if condition is None else node_from_dict(condition))
+                     None if condition is None else node_from_dict(condition), data.get("actions"))
 
 
 def node_from_dict(data: dict[str, Any]) -> TraceNode:

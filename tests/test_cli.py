@@ -153,7 +153,7 @@ def test_dry_run_json_shape_and_summary(tmp_path: Path) -> None:
     assert data["policy"] == {"name": policy.name, "revision": policy.revision}
     virus, newsletter, garbage = data["results"]
     assert virus == {"input": str(EVENTS / "virus-fail.json"), "disposition": "STOP_RULE_SET",
-                     "rule": "drop-virus", "shadow": [], "errors": [], "assumed": []}
+                     "rule": "drop-virus", "shadow": [], "errors": [], "assumed": [], "actions": []}
     assert (newsletter["disposition"], newsletter["rule"]) == ("CONTINUE", None)
     assert newsletter["assumed"] == ["spf", "dkim", "dmarc", "spam", "virus"]   # no SES header block
     assert garbage["disposition"] is None and garbage["errors"]
@@ -166,7 +166,7 @@ def test_dry_run_table_has_one_row_per_input_and_a_summary() -> None:
     inputs = sorted(p for p in EVENTS.rglob("*") if p.suffix in (".json", ".eml"))
     lines = out.splitlines()
     assert code == 0
-    assert lines[1].split() == ["INPUT", "DISPOSITION", "RULE", "SHADOW", "NOTE"]
+    assert lines[1].split() == ["INPUT", "DISPOSITION", "RULE", "SHADOW", "ACTIONS", "NOTE"]
     rows = lines[2:2 + len(inputs)]
     assert [r.split()[0] for r in rows] == [f"{EVENTS}/{p.relative_to(EVENTS)}" for p in inputs]
     virus = next(r for r in rows if "virus-fail.json" in r).split()

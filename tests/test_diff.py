@@ -16,6 +16,7 @@ from engine.tools.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = str(ROOT / "policies" / "default.yaml")
 EVENTS = str(ROOT / "examples" / "events")
+EXAMPLES = sum(1 for p in Path(EVENTS).rglob("*") if p.suffix in (".json", ".eml"))   # inputs in EVENTS
 
 
 def run(*argv: str) -> tuple[int, str]:
@@ -42,7 +43,7 @@ def test_json_groups_transitions_rule_changes_and_counts(new):
     assert list(data) == ["old", "new", "inputs", "unreadable", "skipped", "changed", "transitions",
                           "rule_changes", "action_changes"]
     assert data["old"]["name"] == data["new"]["name"] == "default" and data["old"] != data["new"]
-    assert (data["inputs"], data["unreadable"], data["skipped"], data["changed"]) == (23, 0, 0, 3)
+    assert (data["inputs"], data["unreadable"], data["skipped"], data["changed"]) == (EXAMPLES, 0, 0, 3)
     assert data["transitions"] == [
         {"from": "CONTINUE", "to": "STOP_RULE_SET", "count": 1, "inputs": [f"{EVENTS}/forged-sns-alarm.json"]},
         {"from": "STOP_RULE_SET", "to": "STOP_RULE", "count": 1, "inputs": [f"{EVENTS}/spam-fail.json"]}]
@@ -60,7 +61,7 @@ def test_text_starts_with_a_summary_line_then_groups_largest_first(new, tmp_path
                     str(tmp_path / "spam1.json"), str(tmp_path / "spam2.json"), str(tmp_path / "missing.json"))
     lines = out.splitlines()
     assert code == 1                                  # an unreadable input, no --fail-on
-    assert lines[0].startswith("default (") and "27 inputs, 6 changed (5 fate, 1 deciding rule, 0 actions), " \
+    assert lines[0].startswith("default (") and f"{EXAMPLES + 4} inputs, 6 changed (5 fate, 1 deciding rule, 0 actions), " \
         "1 unreadable, 0 skipped" in lines[0]
     groups = [line for line in lines if line and not line.startswith(" ")][1:]
     assert groups == ["STOP_RULE_SET -> STOP_RULE: 4", "CONTINUE -> STOP_RULE_SET: 1",
@@ -72,7 +73,7 @@ def test_text_starts_with_a_summary_line_then_groups_largest_first(new, tmp_path
 def test_csv_has_one_row_per_input(new):
     code, out = run("diff", "--format", "csv", DEFAULT, new, EVENTS, "missing.json")
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert code == 1 and len(rows) == 24
+    assert code == 1 and len(rows) == EXAMPLES + 1
     assert list(rows[0]) == ["input", "old_disposition", "old_rule", "old_actions", "new_disposition",
                              "new_rule", "new_actions", "changed"]
     spam = next(r for r in rows if r["input"].endswith("spam-fail.json"))
@@ -160,7 +161,7 @@ def test_dry_run_only_rule_and_summary(capsys):
     code, out = run("dry-run", "--only", "stop_rule_set", DEFAULT, EVENTS)
     rows = [line for line in out.splitlines() if line.startswith(EVENTS)]
     assert code == 0 and len(rows) == 4 and all("STOP_RULE_SET" in r for r in rows)
-    assert out.splitlines()[-1] == "23 inputs: STOP_RULE_SET 4, STOP_RULE 0, CONTINUE 19 (4 shown)"
+    assert out.splitlines()[-1] == f"{EXAMPLES} inputs: STOP_RULE_SET 4, STOP_RULE 0, CONTINUE {EXAMPLES - 4} (4 shown)"
     code, out = run("dry-run", "--rule", "drop-spam", "--rule", "drop-virus", DEFAULT, EVENTS, "missing.json")
     assert code == 1 and [line.split()[0].rsplit("/", 1)[-1] for line in out.splitlines()
                           if line.startswith(EVENTS)] == ["spam-fail.json", "virus-fail.json"]
@@ -168,7 +169,7 @@ def test_dry_run_only_rule_and_summary(capsys):
     assert [line.split()[:2] for line in out.splitlines() if "missing" in line] == [["missing.json", "UNREADABLE"]]
     code, out = run("dry-run", "--summary", DEFAULT, EVENTS)
     assert out.splitlines() == ["policy default (revision %s)" % out.split("revision ")[1].split(")")[0], "",
-                                "23 inputs: STOP_RULE_SET 4, STOP_RULE 0, CONTINUE 19"]
+                                f"{EXAMPLES} inputs: STOP_RULE_SET 4, STOP_RULE 0, CONTINUE {EXAMPLES - 4}"]
     code, out = run("dry-run", "--summary", "--format", "json", DEFAULT, EVENTS)
     assert list(json.loads(out)) == ["policy", "summary"]
     assert run("dry-run", "--rule", "drop-spma", DEFAULT, EVENTS)[0] == 2

@@ -81,6 +81,7 @@ def test_decision_matches_table(rel, name):
     got = policy(rel).evaluate(event(name))
     assert (got.disposition, got.rule, list(got.shadow), bool(got.errors)) == (
         want["disposition"], want["rule"], want.get("shadow", []), want.get("on_error", False)), got.errors
+    assert [[a["rule"], a["type"]] for a in got.actions] == want.get("actions", [])
     if want.get("on_error"):
         assert got.disposition == policy(rel).on_error
 
@@ -91,16 +92,19 @@ def test_every_rule_and_disposition_is_exercised(rel):
     seen = decisions(rel).values()
     deciders = {d.rule for d in seen}
     shadowed = {s for d in seen for s in d.shadow}
+    acting = {a["rule"] for d in seen for a in d.actions + d.shadow_actions}
     for rule in loaded.rules:
         if not rule.enabled:
-            assert rule.name not in deciders | shadowed, f"disabled rule {rule.name} took part"
+            assert rule.name not in deciders | shadowed | acting, f"disabled rule {rule.name} took part"
         elif rule.mode == "shadow":
             assert rule.name in shadowed, f"shadow rule {rule.name} never matched"
+        elif rule.disposition is None:
+            assert rule.name in acting, f"routing rule {rule.name} never planned an action"
         else:
             assert rule.name in deciders, f"rule {rule.name} never decided"
     assert any(d.rule is None and not d.errors for d in seen), "no event falls through to the default"
     assert any(d.errors for d in seen), "no event exercises on_error"
-    enforcing = {r.disposition for r in loaded.rules if r.enabled and r.mode != "shadow"}
+    enforcing = {r.disposition for r in loaded.rules if r.enabled and r.mode != "shadow" and r.disposition}
     assert enforcing | {loaded.default, loaded.on_error} <= {d.disposition for d in seen}
 
 

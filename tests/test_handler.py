@@ -82,7 +82,8 @@ def test_the_examples_cover_every_disposition_and_deciding_rule():
     assert {want["disposition"] for table in EXPECTED.values() for want in table.values()} == DISPOSITIONS
     for policy, table in EXPECTED.items():
         decided = {want["rule"] for want in table.values()} | {
-            name for want in table.values() for name in want.get("shadow", [])}
+            name for want in table.values() for name in want.get("shadow", [])} | {
+            rule for want in table.values() for rule, _ in want.get("actions", [])}   # routing rules
         rules = {rule.name for rule in engine.load_policy(ROOT / policy).rules if rule.enabled}
         assert rules <= decided, f"{policy}: no example event reaches {sorted(rules - decided)}"
 

@@ -246,3 +246,108 @@ def test_alarmed_metrics_are_those_the_packaged_handler_emits(runtime_python, un
                     alarmed.add((metric["Namespace"], metric["MetricName"],
                                  tuple((d["Name"], d["Value"]) for d in metric["Dimensions"])))
     assert alarmed and alarmed <= emitted, f"alarmed {alarmed - emitted} never emitted: {emitted}"
+
+
+# --- actions: the built package end to end against moto's standalone server -------------------
+
+ACTIONS_CHILD = r'''
+import json, sys
+root, runtime, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path[:0] = [root, runtime]          # the zip, then what the Lambda runtime provides (boto3)
+import handler
+
+class Context:
+    function_name = "ses-rules"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:ses-rules"
+    aws_request_id = "req-1"
+    def get_remaining_time_in_millis(self):
+        return 60000
+
+entry = handler.lambda_handler if mode == "decide" else handler.action_handler
+print("ANSWER " + json.dumps(entry(json.load(sys.stdin), Context())))
+'''
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
+
+
+@pytest.fixture(scope="module")
+def lambda_runtime_libraries(tmp_path_factory) -> Path:
+    """What the python3.12 Lambda runtime has beside the zip: boto3 and its pure-Python dependencies."""
+    import importlib.util
+    folder = tmp_path_factory.mktemp("runtime")
+    for name in RUNTIME_PROVIDED:
+        spec = importlib.util.find_spec(name)
+        source = Path(spec.submodule_search_locations[0]) if spec.submodule_search_locations else Path(spec.origin)
+        (folder / source.name).symlink_to(source)
+    return folder
+
+
+@pytest.fixture
+def moto_server(monkeypatch):
+    """moto's standalone server on 127.0.0.1, reset, with the resources of a deployment with actions."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+    from actions_harness import create_world
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    for name, value in {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "eu-west-1", "AWS_REGION": "eu-west-1"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    import urllib.request
+    urllib.request.urlopen(urllib.request.Request(endpoint + "/moto-api/reset", method="POST"), timeout=10)
+    try:
+        world = create_world()
+        queue = boto3.client("sqs").create_queue(QueueName="ses-rules-actions")["QueueUrl"]
+        yield endpoint, world, queue
+    finally:
+        server.stop()
+
+
+def run_entry(python: Path, root: Path, runtime: Path, mode: str, payload: object, env: dict) -> object:
+    result = subprocess.run([str(python), "-I", "-S", "-B", "-c", ACTIONS_CHILD, str(root), str(runtime), mode],
+                            input=json.dumps(payload), capture_output=True, text=True, cwd=root, timeout=120,
+                            env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **env})
+    assert result.returncode == 0, result.stderr
+    assert not [line for line in json_lines(result.stdout) if line.get("level") == "ERROR"], result.stdout
+    return tagged(result.stdout, "ANSWER")
+
+
+@pytest.mark.corpus
+def test_built_package_forwards_a_corpus_message_once(runtime_python, unzipped, lambda_runtime_libraries,
+                                                     moto_server) -> None:
+    import boto3
+    from actions_harness import PREFIX, settings
+    from conftest import corpus_path
+
+    endpoint, world, queue = moto_server
+    raw = (corpus_path("eml") / "dkimpy--test2.eml").read_bytes()
+    event = event_from_eml(raw, {"recipient": ["support@corp.example"]})
+    message_id = event["Records"][0]["ses"]["mail"]["messageId"]
+    boto3.client("s3").put_object(Bucket=settings()["MAIL_BUCKET"], Key=PREFIX + message_id, Body=raw)
+    env = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1",
+           "POLICY_FILE": str(ROOT / "examples" / "policies" / "forwarder.yaml"), "ACTIONS_QUEUE_URL": queue,
+           **settings()}
+
+    assert run_entry(runtime_python, unzipped, lambda_runtime_libraries, "decide", event, env) == {
+        "disposition": "CONTINUE"}
+    messages = boto3.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+    assert len(messages) == 1
+    sqs_event = {"Records": [{"messageId": messages[0]["MessageId"], "receiptHandle": messages[0]["ReceiptHandle"],
+                              "body": messages[0]["Body"], "attributes": {"ApproximateReceiveCount": "1"},
+                              "messageAttributes": {}, "md5OfBody": messages[0]["MD5OfBody"],
+                              "eventSource": "aws:sqs", "awsRegion": "eu-west-1",
+                              "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:ses-rules-actions"}]}
+    for attempt in range(2):   # the same message again (a retry, a redrive): nothing new is sent
+        assert run_entry(runtime_python, unzipped, lambda_runtime_libraries, "act", sqs_event, env) == {
+            "batchItemFailures": []}
+        (sent,) = world.sent()
+    assert sent.destinations[:2] == ["alice@team.example", "bob@team.example"]
+    assert "DKIM-Signature" not in sent.raw_data
+    assert '"Christian Fromme via relay.example" <forwarder@relay.example>' in sent.raw_data
+    body = raw[raw.index(b"\n\n") + 2:]
+    assert sent.raw_data.encode().split(b"\n\n", 1)[1] == body

@@ -110,10 +110,10 @@ def test_a_bad_record_beside_a_good_one():
 
 def test_to_dict_shape():
     data = POLICY.evaluate(event(record(spam="GRAY")), explain=True).to_dict()
-    assert set(data) == {"disposition", "rule", "shadow", "errors", "policy", "records"}
+    assert set(data) == {"disposition", "rule", "shadow", "errors", "actions", "shadow_actions", "policy", "records"}
     assert data["policy"] == {"name": "eval", "revision": POLICY.revision}
     (rec,) = data["records"]
-    assert set(rec) == {"disposition", "rule", "shadow", "errors", "trace"}
+    assert set(rec) == {"disposition", "rule", "shadow", "errors", "actions", "shadow_actions", "trace"}
     assert "trace" not in POLICY.evaluate(event(record())).to_dict()["records"][0]
     json.dumps(data)
 

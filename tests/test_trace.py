@@ -101,3 +101,21 @@ def _tests(step: RuleTrace) -> list[trace.TestTrace]:
 def test_check_trace_leaves_out_what_does_not_apply():
     assert CheckTrace("exists", True, True).to_dict() == {"op": "exists", "arg": True, "held": True}
     assert NamedTrace("c", trace.TestTrace("spf", [], [], False), False).to_dict()["condition"] == "c"
+
+
+def test_a_record_read_back_from_json_is_the_same_record():
+    """Rows cross process boundaries as JSON (`dry-run --jobs`, the replay worker): from_dict undoes to_dict."""
+    from pathlib import Path
+
+    from engine import load_policy
+    from engine.decision import RecordDecision
+    from engine.tools.inputs import read_inputs
+
+    root = Path(__file__).resolve().parent.parent
+    policy = load_policy(root / "examples" / "policies" / "partner-support.yaml")
+    for item in read_inputs([str(root / "examples" / "events")]):
+        if item.event is None:
+            continue
+        for record in policy.evaluate(item.event, explain=True).records:
+            data = json.loads(json.dumps(record.to_dict()))
+            assert RecordDecision.from_dict(data).to_dict() == record.to_dict(), item.label

@@ -12,7 +12,7 @@ import re2
 from aws_lambda_powertools.metrics import MetricUnit
 
 from engine.decision import Decision, MailFacts
-from engine.trace import TestTrace, TraceTransformer
+from engine.trace import RuleTrace, TestTrace, TraceTransformer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger, Metrics
@@ -82,6 +82,11 @@ class _Masker(TraceTransformer):
     def __init__(self, mode: str):
         self.mode = mode
 
+    def visit_rule(self, node: RuleTrace) -> RuleTrace:
+        """Planned actions hold resolved arguments (where mail goes): masked like addresses."""
+        masked = super().visit_rule(node)
+        return masked if node.actions is None else replace(masked, actions=mask(node.actions, self.mode))
+
     def visit_test(self, node: TestTrace) -> TestTrace:
         if self.mode == "full":
             return node
@@ -115,3 +120,13 @@ def _mask(value: Any, mode: str, local: bool = False) -> Any:
 
 def _masked(match: Any) -> str:
     return f"{match.group(1)[0]}***@{match.group(2)}"
+
+
+def count(metrics: Metrics, service: str, metric: str, **dimensions: str) -> None:
+    """One count of `metric`, published at once (totals per dimension value)."""
+    _flush(metrics, service, metric, **dimensions)
+
+
+def mask(value: Any, mode: str) -> Any:
+    """`value` (a string, a list, JSON data) with its addresses as LOG_ADDRESSES wants them."""
+    return "***" if mode == "none" and value else _mask(value, mode)

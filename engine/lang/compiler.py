@@ -109,7 +109,7 @@ class ConditionCompiler:
             return self._combinators[combinator](value, key, mapping)
         if "path" in keys:
             return self._path_test(mapping)
-        tests = [self._field_test(key, value) for key, value in mapping.items]
+        tests = [self.field_test(key, value) for key, value in mapping.items]
         if any(t is None for t in tests):
             return None
         return tests[0] if len(tests) == 1 else AllOf(tests, pos(mapping))  # type: ignore[arg-type]
@@ -166,7 +166,8 @@ class ConditionCompiler:
             at = Scalar(node.text, node.plain, node.line, node.col + exc.offset + (0 if node.plain else 1))
         self.error(at, "bad-path", str(exc))
 
-    def _field_test(self, key: Scalar, value: Node) -> Condition | None:
+    def field_test(self, key: Scalar, value: Node) -> Condition | None:
+        """A TEST on the field `key` names (also outside a condition: an action's `recipients:`)."""
         cs = self._case_sensitive(value)
         if cs is None:
             return None

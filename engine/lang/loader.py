@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Mapping as TMapping
 
 from engine.conditions import Pos
@@ -19,8 +20,11 @@ from engine.lang.reader import Reader
 from engine.lang.yamlsource import MAX_POLICY_BYTES, Mapping, Node, Scalar, compose
 from engine.policy import Policy, Rule
 
+if TYPE_CHECKING:
+    from engine.lang.actions import ActionReader
+
 POLICY_KEYS = ("version", "name", "description", "default", "on_error", "lists", "conditions", "rules")
-RULE_KEYS = ("name", "description", "when", "disposition", "enabled", "mode", "lint")
+RULE_KEYS = ("name", "description", "when", "disposition", "actions", "enabled", "mode", "lint")
 MODES = ("enforce", "shadow")
 VERSIONS = ("1",)
 
@@ -61,6 +65,8 @@ class _PolicyBuilder:
         self.reader = reader
         self.doc = doc
         self.base_dir = base_dir
+        self.action_reader: ActionReader | None = None
+        self.lists: dict[str, list | None] = {}
 
     def build(self, default_name: str, file: str, text: str) -> Policy:
         reader, doc = self.reader, self.doc
@@ -74,6 +80,7 @@ class _PolicyBuilder:
         default = self._disposition(doc.get("default"), "default")
         on_error = self._disposition(doc.get("on_error"), "on_error")
         lists = load_lists(reader, doc.get("lists"), self.base_dir) if doc.get("lists") is not None else {}
+        self.lists = lists
         named = NamedConditions(reader, doc.get("conditions"))
         compiler = ConditionCompiler(reader, lists, named)
         conditions = named.compile(compiler)
@@ -120,25 +127,38 @@ class _PolicyBuilder:
             return None
         reader.check_keys(mapping, RULE_KEYS, "a rule")
         name = self._rule_name(mapping, seen)
-        if mapping.get("disposition") is None:
-            reader.error(mapping, "missing-key", f"rule {name or ''} has no disposition".replace("  ", " "),
-                         "add disposition: CONTINUE, STOP_RULE or STOP_RULE_SET")
-            disposition = None
-        else:
+        actions_node = mapping.get("actions")
+        actions = () if actions_node is None else self._actions(compiler).read(actions_node, name or "")
+        disposition = None
+        if mapping.get("disposition") is not None:
             disposition = reader.choice(mapping.get("disposition"), "disposition", DISPOSITIONS)
+        elif actions_node is None:
+            reader.error(mapping, "missing-key", f"rule {name or ''} has neither disposition nor actions".replace("  ", " "),
+                         "add disposition: CONTINUE, STOP_RULE or STOP_RULE_SET (or actions: a routing rule)")
         enabled = True if mapping.get("enabled") is None else reader.boolean(mapping.get("enabled"), "enabled")
         mode = "enforce" if mapping.get("mode") is None else reader.choice(mapping.get("mode"), "mode", MODES)
         description = self._text_of(mapping, "description")
         ignore = self._lint_ignore(mapping.get("lint"))
         when = mapping.get("when")
         condition = None if when is None else compiler.condition(when, "when")
-        if None in (name, disposition, enabled, mode) or (when is not None and condition is None):
+        if None in (name, enabled, mode, actions) or (when is not None and condition is None) \
+                or (disposition is None and (actions_node is None or mapping.get("disposition") is not None)):
             return None
         name_key = mapping.key_node("name")
         return Rule(name=name, disposition=disposition, condition=condition, mode=mode,  # type: ignore[arg-type]
                     enabled=enabled, description=description, lint_ignore=tuple(c for c, _ in ignore),  # type: ignore[arg-type]
-                    line=mapping.line, col=mapping.col, name_at=Pos(name_key.line, name_key.col),  # type: ignore[union-attr]
+                    line=mapping.line, col=mapping.col, actions=actions,  # type: ignore[arg-type]
+                    name_at=Pos(name_key.line, name_key.col),  # type: ignore[union-attr]
                     lint_ignore_at=tuple(at for _, at in ignore))
+
+    def _actions(self, compiler: ConditionCompiler) -> ActionReader:
+        """The action reader, made for the first rule with actions: a policy without any (and the
+        deciding function's cold start) never imports the action registry."""
+        if self.action_reader is None:
+            from engine.lang.actions import ActionReader
+
+            self.action_reader = ActionReader(self.reader, compiler, self.lists)
+        return self.action_reader
 
     def _rule_name(self, mapping: Mapping, seen: dict[str, Node]) -> str | None:
         """The rule's name: present, well-formed and unique (None after reporting)."""

@@ -24,6 +24,7 @@ class Input:
     error: str | None = None
     assumed: tuple[str, ...] = ()        # verdicts the message did not carry (see engine.mail.sesblock)
     skipped: str | None = None           # not mail at all, on purpose (SES's setup notification)
+    raw: bytes | None = None             # the message itself, for a raw message (what `--render` rewrites)
 
 
 def from_message(label: str, data: bytes) -> Input:
@@ -32,7 +33,7 @@ def from_message(label: str, data: bytes) -> Input:
         made = message_event(data)
     except ValueError as exc:
         return Input(label, None, str(exc))
-    return Input(label, made.event, assumed=made.assumed)
+    return Input(label, made.event, assumed=made.assumed, raw=data)
 
 
 def dry_row(item: Input, policy: Policy, explain: bool = False) -> dict[str, Any]:

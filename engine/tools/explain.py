@@ -5,6 +5,7 @@ import json
 from collections.abc import Collection
 from typing import Any
 
+from engine.actions.registry import preview
 from engine.decision import RecordDecision
 from engine.tools.output import safe
 from engine.trace import AllTrace, CheckTrace, NamedTrace, NotTrace, RuleTrace, TestTrace, TraceVisitor
@@ -33,6 +34,10 @@ def render_record(record: RecordDecision | dict[str, Any], indent: str = "  ",
         lines.append(f"{indent}=> {record.disposition}: no rule decided, the policy default applied")
     if record.shadow:
         lines.append(f"{indent}   shadow rules that matched: {', '.join(record.shadow)}")
+    for planned, what in ((record.actions, "actions planned"), (record.shadow_actions, "shadow actions (never run)")):
+        if planned:
+            lines.append(f"{indent}   {what}:")
+            lines.extend(f"{indent}     {safe(preview(a))} (rule {a['rule']})" for a in planned)
     return lines
 
 
@@ -51,10 +56,13 @@ class _Renderer(TraceVisitor[list[str]]):
 
     def visit_rule(self, node: RuleTrace) -> list[str]:
         mode = ", shadow" if node.mode == "shadow" else ""
-        lines = [f"{self.indent}rule {node.rule} ({node.disposition}{mode}): {'matched' if node.held else 'no match'}"]
+        outcome = "matched" if node.held else "no match"
+        lines = [f"{self.indent}rule {node.rule} ({node.disposition or 'routing'}{mode}): {outcome}"]
         if node.condition is None:
-            return lines + [f"{self.indent}  [yes] no `when`: always matches"]
-        return lines + _Renderer(self.indent + "  ", self.assumed).visit(node.condition)
+            lines.append(f"{self.indent}  [yes] no `when`: always matches")
+        else:
+            lines += _Renderer(self.indent + "  ", self.assumed).visit(node.condition)
+        return lines + [f"{self.indent}  action: {safe(preview(a))}" for a in node.actions or []]
 
     def visit_test(self, node: TestTrace) -> list[str]:
         checks = ", ".join(_check_text(c) for c in node.checks)

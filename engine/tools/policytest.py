@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.actions.registry import ACTION_TYPES, preview
 from engine.decision import DISPOSITIONS
 from engine.lang.diagnostics import Collector, Diagnostic, PolicyError
 from engine.lang.files import FileProblem, read_text
@@ -22,7 +23,7 @@ from engine.trace import NamedTrace, RuleTrace, TraceVisitor
 
 _FILE_KEYS = {"policy", "env", "cases", "description"}
 _CASE_KEYS = {"name", "description", "event", "eml", "file", "expect"}
-_EXPECT_KEYS = {"disposition", "rule", "shadow"}
+_EXPECT_KEYS = {"disposition", "rule", "shadow", "actions"}
 _NULLS = {"", "~", "null", "Null", "NULL"}
 
 
@@ -36,28 +37,64 @@ class TestFileError(Exception):
 
 @dataclass
 class Expectation:
-    disposition: str
+    disposition: str | None       # None: only `actions` is expected
     rule: str | None = None
     check_rule: bool = False      # `rule:` given (null = the default or on_error decided)
     shadow: list[str] | None = None
+    actions: list[dict[str, Any]] | None = None   # [{TYPE: {ARG: VALUE}}]: planned in this order
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"disposition": self.disposition}
+        out: dict[str, Any] = {} if self.disposition is None else {"disposition": self.disposition}
         if self.check_rule:
             out["rule"] = self.rule
         if self.shadow is not None:
             out["shadow"] = self.shadow
+        if self.actions is not None:
+            out["actions"] = self.actions
         return out
 
     def mismatches(self, decision: Any) -> list[str]:
         problems = []
-        if decision.disposition != self.disposition:
+        if self.disposition is not None and decision.disposition != self.disposition:
             problems.append(f"disposition {decision.disposition}, expected {self.disposition}")
+        if self.actions is not None:
+            problems += actions_mismatches(self.actions, decision.actions)
         if self.check_rule and decision.rule != self.rule:
             problems.append(f"rule {_rule_text(decision.rule)}, expected {_rule_text(self.rule)}")
         if self.shadow is not None and set(decision.shadow) != set(self.shadow):
             problems.append(f"shadow {sorted(decision.shadow)}, expected {sorted(self.shadow)}")
         return problems
+
+
+def actions_mismatches(expected: list[dict[str, Any]], planned: list[dict[str, Any]]) -> list[str]:
+    """Each expected action must be planned, with the arguments given, in this order; [] means none."""
+    if not expected:
+        return [] if not planned else [f"actions {_planned_text(planned)}, expected none"]
+    position = 0
+    for wanted in expected:
+        (kind, arguments), = wanted.items()
+        while position < len(planned) and not _matches(kind, arguments or {}, planned[position]):
+            position += 1
+        if position == len(planned):
+            return [f"no planned action {kind} {arguments or {}} (in this order); planned: {_planned_text(planned)}"]
+        position += 1
+    return []
+
+
+def _matches(kind: str, arguments: dict[str, Any], action: dict[str, Any]) -> bool:
+    if action.get("type") != kind:
+        return False
+    for name, value in arguments.items():
+        have = action.get(name)
+        if isinstance(have, list) and not isinstance(value, list):
+            value = [value]
+        if have != value:
+            return False
+    return True
+
+
+def _planned_text(planned: list[dict[str, Any]]) -> str:
+    return "[" + "; ".join(preview(a) + f" ({a['rule']})" for a in planned) + "]" if planned else "none"
 
 
 def _rule_text(rule: str | None) -> str:
@@ -136,9 +173,11 @@ class _Reader:
             return Expectation(self._disposition(node))
         expect = self.mapping(node, "expect", _EXPECT_KEYS, at)
         disposition = expect.get("disposition")
-        if disposition is None:
-            raise self.fail(expect, "expect needs a disposition")
-        result = Expectation(self._disposition(disposition))
+        if disposition is None and expect.get("actions") is None:
+            raise self.fail(expect, "expect needs a disposition or actions")
+        result = Expectation(None if disposition is None else self._disposition(disposition))
+        if expect.get("actions") is not None:
+            result.actions = self._actions(expect.get("actions"))
         rule = expect.get("rule")
         if expect.key_node("rule") is not None:
             result.check_rule = True
@@ -149,6 +188,20 @@ class _Reader:
             names = shadow.items if isinstance(shadow, Sequence) else [shadow]
             result.shadow = [self.text(n, "expect.shadow entries", shadow) for n in names]
         return result
+
+    def _actions(self, node: Node) -> list[dict[str, Any]]:
+        if not isinstance(node, Sequence):
+            raise self.fail(node, "expect.actions must be a list of {TYPE: {ARGUMENT: VALUE}}")
+        actions = []
+        for item in node.items:
+            action = self.mapping(item, "an expected action", None, node)
+            if len(action.items) != 1 or action.items[0][0].text not in ACTION_TYPES:
+                hint = hint_for(action.items[0][0].text, ACTION_TYPES) if action.items else None
+                raise self.fail(item, "an expected action is one of " + ", ".join(ACTION_TYPES) + " with its arguments",
+                                hint, "unknown-action")
+            key, args = action.items[0]
+            actions.append({key.text: self.value(args) if args is not None else {}})
+        return actions
 
     def _disposition(self, node: Node) -> str:
         text = self.text(node, "a disposition", node).upper()

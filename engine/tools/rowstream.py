@@ -11,12 +11,15 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from engine.actions.registry import preview
 from engine.policy import Policy
 from engine.tools.explain import render_record
 from engine.tools.output import rule_label, safe
 from engine.tools.progress import Progress
+from engine.tools.render import PLACEHOLDER_FROM
 
-HEADERS = ["INPUT", "DISPOSITION", "RULE", "SHADOW", "NOTE"]
+HEADERS = ["INPUT", "DISPOSITION", "RULE", "SHADOW", "ACTIONS", "NOTE"]
+MAX_ACTIONS_WIDTH = 60     # a longer ACTIONS cell pushes its row, as a longer label does
 VERDICT_NAMES = ("spf", "dkim", "dmarc", "spam", "virus")
 
 
@@ -46,8 +49,10 @@ class TextReport:
         shadows = [rule.name for rule in policy.rules if rule.mode == "shadow"]
         self.widths = [max([len(HEADERS[0]), *(len(safe(label)) for label in labels)]),
                        len("STOP_RULE_SET"), max([len("(on_error)"), *map(len, names)]),
-                       max([len(HEADERS[3]), *map(len, shadows)])]
+                       max([len(HEADERS[3]), *map(len, shadows)]),
+                       min(MAX_ACTIONS_WIDTH, max([len(HEADERS[4]), *map(len, map(_planned, policy.rules))]))]
         self.buffered: list[list[str]] = []
+        self.rendered: list[str] = []
 
     def start(self) -> None:
         self.progress.write(f"policy {self.policy.name} (revision {self.policy.revision})\n")
@@ -57,6 +62,7 @@ class TextReport:
 
     def row(self, row: dict[str, Any]) -> None:
         cells = self._cells(row)
+        self.rendered += rendered_lines(row)
         if not self.explain:
             self.progress.write(self._line(cells))
             return
@@ -66,6 +72,8 @@ class TextReport:
     def finish(self, summary: dict[str, int], shown: int | None) -> None:
         if self.explain:
             self.progress.write("\n" + "".join(self._line(cells) for cells in [HEADERS, *self.buffered]))
+        if self.rendered:
+            self.progress.write("\n" + "".join(line + "\n" for line in self.rendered))
         self.progress.write("\n" + summary_line(summary, shown))
 
     def _line(self, cells: list[str]) -> str:
@@ -73,10 +81,11 @@ class TextReport:
 
     def _cells(self, row: dict[str, Any]) -> list[str]:
         if row["disposition"] is None:
-            return [safe(row["input"]), "UNREADABLE", "-", "-", safe(row["errors"][0])]
+            return [safe(row["input"]), "UNREADABLE", "-", "-", "-", safe(row["errors"][0])]
         note = "; ".join(filter(None, ["; ".join(row["errors"]), assumed_note(row["assumed"])]))
+        actions = "; ".join(map(preview, row.get("actions") or []))
         return [safe(row["input"]), row["disposition"], rule_label(row["rule"], row["errors"]),
-                ",".join(row["shadow"]) or "-", safe(note)]
+                ",".join(row["shadow"]) or "-", safe(actions) or "-", safe(note)]
 
     def _trace(self, row: dict[str, Any]) -> list[str]:
         lines = ["", f"== {safe(row['input'])}"]
@@ -91,6 +100,22 @@ class TextReport:
         if not records:
             lines += ["  " + safe("; ".join(row["errors"])), f"  => {row['disposition']}: on_error applied"]
         return lines
+
+
+def _planned(rule: Any) -> str:
+    """A rule's actions as the ACTIONS column shows them (recipients aside): for the column's width."""
+    return "; ".join(preview({"type": plan.type, **plan.arguments}) for plan in rule.actions)
+
+
+def rendered_lines(row: dict[str, Any]) -> list[str]:
+    """What `--render` wrote for one row, one line per planned forward."""
+    lines = []
+    for entry in row.get("rendered") or []:
+        where = entry.get("file") or entry.get("outcome")
+        lines.append(f"{safe(row['input'])}: forward ({entry['rule']}) from {entry['from']} -> {safe(where)}")
+        if entry["from"] == PLACEHOLDER_FROM:
+            lines[-1] += " (FORWARD_FROM is not set)"
+    return lines
 
 
 class JsonReport:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.actions.registry import ACTION_TYPES
 from engine.decision import DISPOSITIONS
 from engine.lang.arguments import ARGUMENTS, INTERPOLATED, NUMBER_SCHEMA
 from engine.lang.compiler import COMBINATORS, MATCH_MODES, TEST_OPTIONS, WHERE
@@ -127,7 +128,10 @@ def _rule() -> dict[str, Any]:
         "name": {"description": "unique in the policy", "type": ["string", "number"], "pattern": _name_pattern()},
         "description": _ref("scalar"),
         "when": {"description": "absent: the rule always matches", **_ref("condition")},
-        "disposition": _ref("disposition"),
+        "disposition": {"description": "absent (with actions): a routing rule, evaluation goes on",
+                        **_ref("disposition")},
+        "actions": {"description": "one-key mappings: " + ", ".join(ACTION_TYPES), "type": "array",
+                    "minItems": 1, "items": _ref("action")},
         "enabled": {"description": "false skips the rule entirely", **_ref("boolean")},
         "mode": {"description": "enforce (default) or shadow: evaluated and reported, never decides",
                  **case_insensitive(list(MODES))},
@@ -136,8 +140,20 @@ def _rule() -> dict[str, Any]:
                        "description": "lint codes to silence for this rule"}}},
     }
     assert set(props) == set(RULE_KEYS)
-    return {"type": "object", "required": ["name", "disposition"], "properties": props,
-            "additionalProperties": False}
+    return {"type": "object", "required": ["name"], "anyOf": [{"required": ["disposition"]}, {"required": ["actions"]}],
+            "properties": props, "additionalProperties": False}
+
+
+def _action() -> dict[str, Any]:
+    """One entry of `actions`, from the action registry: `{TYPE: {ARGUMENT: ...}}`."""
+    types = []
+    for kind in ACTION_TYPES.values():
+        arguments = {a.name: {"description": a.doc, **(_ref("test") if a.kind.shape == "test" else a.kind.schema)}
+                     for a in kind.arguments}
+        body = {"type": "object", "description": kind.doc, "properties": arguments, "additionalProperties": False,
+                "required": [a.name for a in kind.arguments if a.required]}
+        types.append(_combinator(kind.name, body))
+    return {"oneOf": types}
 
 
 def _list_definition() -> dict[str, Any]:
@@ -205,4 +221,5 @@ def _definitions() -> dict[str, Any]:
                      "anyOf": _shorthand_or(_operator_refs("exists", "count", "match"))},
         "condition": _condition(),
         "rule": _rule(),
+        "action": _action(),
     }

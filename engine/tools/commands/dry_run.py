@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from functools import partial
 from itertools import chain, islice
+from pathlib import Path
 from typing import Any, TextIO
 
 from engine.decision import DISPOSITIONS
@@ -30,6 +31,7 @@ from engine.tools.output import (
     write_json,
 )
 from engine.tools.progress import Progress
+from engine.tools.render import render_forwards
 from engine.tools.rowstream import JsonReport, TextReport
 
 HELP = "evaluate a policy against events, .eml files, folders and S3 archives"
@@ -49,6 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rule", action="append", metavar="NAME",
                         help="print only rows this rule decided or matched as a shadow rule; repeatable")
     parser.add_argument("--summary", action="store_true", help="print the counts only, no rows")
+    parser.add_argument("--render", metavar="DIR", type=Path,
+                        help="write each message a forward would send, byte for byte, to DIR/<input>.<n>.eml")
 
 
 def add_jobs(parser: argparse.ArgumentParser) -> None:
@@ -72,7 +76,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         return _load_failure(args, out, diagnostics)
     shown = _filter(args, policy)
     head, total, sources = lookahead(plan_inputs(args.inputs, jobs=args.jobs))
-    decide = partial(_decide, policy=policy, explain=args.explain)
+    decide = partial(_decide, policy=policy, explain=args.explain, render=args.render)
     summary: dict[str, int] = {d: 0 for d in reversed(DISPOSITIONS)}   # most restrictive first
     summary.update(unreadable=0, skipped=0)
     printed = 0
@@ -96,11 +100,14 @@ def lookahead(sources: Any) -> tuple[list[Source], int | None, Any]:
     return head, (len(head) if len(head) < LOOKAHEAD else None), sources
 
 
-def _decide(source: Source, policy: Policy, explain: bool) -> dict[str, Any]:
+def _decide(source: Source, policy: Policy, explain: bool, render: Path | None = None) -> dict[str, Any]:
     item = source.load()
     if item.skipped:
         return {"input": item.label, "skipped": item.skipped}
-    return dry_row(item, policy, explain)
+    row = dry_row(item, policy, explain)
+    if render is not None and item.raw is not None and item.event is not None and row.get("actions"):
+        row["rendered"] = render_forwards(item.raw, item.label, item.event, row["actions"], render)
+    return row
 
 
 def _outcome(row: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any, TextIO
 
 from engine.tools.lint import lint
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     for path in args.policies:
         policy, diagnostics = load(path)
         if policy is not None:
-            diagnostics = lint(policy)
+            diagnostics = lint(policy, environ=os.environ)
         errors = [d for d in diagnostics if d.severity == "error"]
         valid = not errors and not (args.strict and diagnostics)
         files.append({"file": path, "valid": valid, "diagnostics": diagnostics})

@@ -7,11 +7,12 @@ silences the codes reported on that rule.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Callable, Iterator
 
 from engine.lang.diagnostics import Diagnostic
 from engine.policy import Policy
-from engine.tools.lint import passes
+from engine.tools.lint import actions, passes
 from engine.tools.lint.paths import PathProblem, check_path
 
 CODES: dict[str, str] = {
@@ -28,6 +29,7 @@ CODES: dict[str, str] = {
     "unused-list": "a named list no rule uses",
     "unused-condition": "a named condition no rule uses",
     "unknown-lint-code": "a lint: {ignore: [...]} entry that is not a lint code",
+    **actions.CODES,
 }
 
 PASSES: list[Callable[[Policy], Iterator[passes.Finding]]] = [
@@ -39,16 +41,22 @@ PASSES: list[Callable[[Policy], Iterator[passes.Finding]]] = [
     passes.unused,
     lambda policy: passes.ignore_codes(policy, CODES),
 ]
+# Passes that also read the environment `validate` runs in (the deployment's ALLOWED_* settings).
+ENVIRONMENT_PASSES: list[Callable[[Policy, Mapping[str, str] | None], Iterator[passes.Finding]]] = [
+    actions.action_findings,
+]
 
 
-def lint(policy: Policy) -> list[Diagnostic]:
-    """Warnings for a loaded policy, sorted by position, minus those its rules ignore."""
+def lint(policy: Policy, environ: Mapping[str, str] | None = None) -> list[Diagnostic]:
+    """Warnings for a loaded policy, sorted by position, minus those its rules ignore;
+    `environ`: where the deployment's ALLOWED_* settings may be (validate's environment)."""
     ignored = {r.name: set(r.lint_ignore) for r in policy.rules}
     file = policy.file or "<string>"
+    findings = [f for run in PASSES for f in run(policy)]
+    findings += [f for run in ENVIRONMENT_PASSES for f in run(policy, environ)]
     warnings = [Diagnostic(file, f.at.line, f.at.col, "warning", f.code, f.message, f.hint)
-                for run in PASSES for f in run(policy)
-                if not (f.rule and f.code in ignored.get(f.rule, set()))]
+                for f in findings if not (f.rule and f.code in ignored.get(f.rule, set()))]
     return sorted(warnings, key=lambda d: (d.line, d.col, d.code))
 
 
-__all__ = ["CODES", "PASSES", "PathProblem", "check_path", "lint"]
+__all__ = ["CODES", "ENVIRONMENT_PASSES", "PASSES", "PathProblem", "check_path", "lint"]

@@ -58,8 +58,8 @@ def reachability(policy: Policy) -> Iterator[Finding]:
         elif truth is False:
             yield Finding(rule.name_at, "never-matches", f"rule {rule.name!r} can never match: its condition never "
                           "holds", "check the paths and operators of its `when`", rule.name)
-        if truth is True and rule.mode == "enforce" and blocker is None:
-            blocker = rule
+        if truth is True and rule.mode == "enforce" and rule.disposition is not None and blocker is None:
+            blocker = rule      # a routing rule (actions, no disposition) blocks nothing
 
 
 def unknown_paths(policy: Policy) -> Iterator[Finding]:
@@ -175,8 +175,10 @@ def unused(policy: Policy) -> Iterator[Finding]:
             yield Finding(at, "unused-condition", f"condition {name!r} is not used by any rule",
                           "use it with {condition: " + name + "} or remove it")
     reachable = [r.condition for r in policy.rules] + [policy.conditions.get(c) for c in used]
+    reachable += [plan.recipients for r in policy.rules for plan in r.actions]
     lists = {c.written["list"] for cond in reachable for test in facts.tests_in(cond)
              for c in facts.checks_of(test) if isinstance(c.written, dict) and "list" in c.written}
+    lists |= {name for r in policy.rules for plan in r.actions for name in plan.lists}
     for name, at in policy.list_at.items():
         if name not in lists:
             yield Finding(at, "unused-list", f"list {name!r} is not used by any rule",
