@@ -15,6 +15,7 @@ from typing import Any
 
 from engine import load_policy_text
 
+from . import hostile_addresses
 from .report import Row
 from .timing import Settings, once
 
@@ -93,7 +94,9 @@ def run(settings: Settings, quick: bool = False) -> tuple[list[Row], dict[str, A
             contrast["re_ms"], "ms", note="backtracking; doubles per extra character"),
         Row("6 hostile input", f'for contrast: email.headerregistry on {quotes_bytes:,} bytes of "',
             contrast["stdlib_ms"], "ms", note="why the engine uses a linear fallback")]
-    return rows, {"regex": regex, "from_quotes": quotes, "from_padded": padded, "contrast": contrast}
+    address_rows, address_details = hostile_addresses.run(quick)
+    return rows + address_rows, {"regex": regex, "from_quotes": quotes, "from_padded": padded, "contrast": contrast,
+                                 "addresses": address_details}
 
 
 def _contrast(chars: int, quotes_bytes: int) -> dict[str, float]:

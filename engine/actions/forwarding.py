@@ -19,8 +19,8 @@ from email.parser import BytesHeaderParser
 
 import idna
 
-from engine.actions.arguments import OWNED_PREFIXES
 from engine.mail.addresses import Address, parse_addresses
+from engine.mail.values import match_form_keep_case, remove_ignorables
 
 MAX_MESSAGE_BYTES = 40 * 1024 * 1024     # SES v2 SendEmail, raw content
 MAX_DESTINATIONS = 50                    # SES v2 SendEmail, recipients a call
@@ -31,10 +31,6 @@ MARKER = "X-SES-Rules-Forwarded-By"
 MAX_MARKERS = 3                          # A -> B -> A: a third hop is a loop whatever the identities
 REMOVED = frozenset({"from", "return-path", "sender", "message-id", "dkim-signature",
                      "x-original-from", "x-original-to"})
-_IGNORABLE = ((0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
-              (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),
-              (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
-              (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF))   # Unicode's Default_Ignorable_Code_Point
 _DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
@@ -222,24 +218,19 @@ def _from_value(senders: list[Address], identity: str, envelope_sender: str) -> 
 
 
 def display_name(text: str) -> str:
-    """A sender's name as the forward shows it: compatibility forms folded (NFKC), invisible,
-    control and bidi characters removed, every `@` written ` at `, white space collapsed."""
-    text = unicodedata.normalize("NFKC", text.replace("\uff20", "@"))
-    kept = "".join(" " if c.isspace() else c for c in text
-                   if not _ignorable(c) and unicodedata.category(c) not in _DROPPED_CATEGORIES)
+    """A sender's name as the forward shows it: its match form with the case kept (NFKC, invisible
+    characters removed: SPEC 3.5), control and bidi characters removed, every `@` written ` at `,
+    white space collapsed."""
+    text = match_form_keep_case(text.replace("\uff20", "@"))
+    kept = "".join(" " if c.isspace() else c for c in text if unicodedata.category(c) not in _DROPPED_CATEGORIES)
     words = kept.replace("@", " at ").split()
     shown = " ".join(words)
     return shown if len(shown) <= MAX_NAME else shown[:MAX_NAME - 1].rstrip() + "\u2026"
 
 
-def _ignorable(char: str) -> bool:
-    point = ord(char)
-    return point >= 0xAD and any(low <= point <= high for low, high in _IGNORABLE)
-
-
 def _clean(text: str) -> str:
     """Text without control or invisible characters (what goes into our own headers)."""
-    return "".join(c for c in text if not _ignorable(c) and unicodedata.category(c) not in _DROPPED_CATEGORIES)
+    return "".join(c for c in remove_ignorables(text) if unicodedata.category(c) not in _DROPPED_CATEGORIES)
 
 
 def _address_list(addresses: list[Address]) -> str:

@@ -17,8 +17,14 @@ from engine.trace import RuleTrace, TestTrace, TraceTransformer
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger, Metrics
 
-# Linear time (RE2): the strings masked come from the mail, i.e. from the sender.
-ADDRESS = re2.compile(r'([^\s<>()\[\],;:"@]+)@([^\s<>()\[\],;:"@]+)')
+# Every address form in text, linear time (RE2: the strings come from the sender). The local
+# part is a quoted string (to the next quote: `"Doe, John"@x`) or a run of any characters but
+# the delimiters, spaces and quotes included: `"john.doe"@x`, `"a\"b"@x` and `mary smith@x` (a
+# quoted local part the parser unquoted) are masked whole, not as `mary s***`. In free text the
+# run may take words before the address with it, which masks more, never less. The domain is a
+# name or an address literal (`[192.0.2.1]`).
+ADDRESS = re2.compile(rb'("[^"\r\n]*"|[^\s<>()\[\],;:@][^<>()\[\],;:@\r\n]*)@\s*'
+                      rb'(\[[^\]\s]*\]|[^\s<>()\[\],;:"@]+)')   # on UTF-8: the wrapper is 3x slower on str
 LOCAL_PARTS = (".local", ".user", ".detail")   # test labels whose values are bare local parts
 
 
@@ -106,11 +112,7 @@ def _mask(value: Any, mode: str, local: bool = False) -> Any:
     if mode == "full":
         return value
     if isinstance(value, str):
-        if local:
-            return value[:1] + "***" if mode == "masked" else "***"
-        if not value.isascii():   # RE2 takes UTF-8 only: a lone surrogate ("\ud800") would raise
-            value = value.encode("utf-8", "replace").decode("utf-8")
-        return ADDRESS.sub(_masked if mode == "masked" else "***", value)
+        return mask_local(value, mode) if local else mask_text(value, mode)
     if isinstance(value, list):
         return [_mask(item, mode, local) for item in value]
     if isinstance(value, dict):
@@ -118,8 +120,32 @@ def _mask(value: Any, mode: str, local: bool = False) -> Any:
     return value
 
 
-def _masked(match: Any) -> str:
-    return f"{match.group(1)[0]}***@{match.group(2)}"
+def mask_text(text: str, mode: str) -> str:
+    """`text` with every address in it masked: `masked` keeps the first character of the local
+    part and the domain (`j***@example.com`), any other mode but `full` hides the address."""
+    if mode == "full" or "@" not in text:
+        return text
+    # RE2 takes UTF-8 only: a lone surrogate ("\ud800") is replaced rather than raise.
+    data = text.encode("utf-8", "replace" if not text.isascii() else "strict")
+    out, last = [], 0
+    for match in ADDRESS.finditer(data):
+        out.append(data[last:match.start()])
+        if mode == "masked":
+            first = match.group(1)[:4].decode("utf-8", "ignore")[:1].encode()   # a whole character
+            out += [first, b"***@", match.group(2)]
+        else:
+            out.append(b"***")
+        last = match.end()
+    out.append(data[last:])
+    return b"".join(out).decode("utf-8", "replace")
+
+
+def mask_local(text: str, mode: str) -> str:
+    """A bare local part (trace values of `.local`, `.user`, `.detail`): no `@` marks it, but it
+    names a person all the same."""
+    if mode == "full":
+        return text
+    return text[:1] + "***" if mode == "masked" else "***"
 
 
 def count(metrics: Metrics, service: str, metric: str, **dimensions: str) -> None:

@@ -1,6 +1,6 @@
 """Address parsing for address fields: a fast path, the stdlib reference parser, a linear fallback.
 
-Spec section 3.4. Three routes give one result type:
+Spec section 3.4. Three routes give one result type (``mailbox.Address``):
 
 * the FAST PATH (``re`` with possessive quantifiers only, so it cannot backtrack) takes
   the plain forms SES puts in ``commonHeaders`` -- ``a@b``, ``Name <a@b>``,
@@ -9,142 +9,33 @@ Spec section 3.4. Three routes give one result type:
   route below gives on everything it accepts (property-tested), declining when in doubt;
 * the REFERENCE parser, ``email.headerregistry`` under ``email.policy.default``,
   takes everything else up to ``MAX_REFERENCE_LENGTH`` characters, unless it raises
-  or reports a defect;
-* the FALLBACK (RE2 and plain string scans, linear time) takes the rest: long or
-  padded strings, broken syntax, and whatever the caller flags with ``fallback=True``
-  once a record's address strings are too large in total. It is deliberately
-  generous: every ``local@domain`` it sees surfaces either as an address or as a
-  ``name_addresses`` entry, so padding cannot hide an address from a blocking rule.
+  or reports a defect other than ``ObsoleteHeaderDefect`` (obsolete syntax such as a
+  leading comma is parsed right, and the fallback must not be the one to read it);
+* the FALLBACK (``address_fallback.py``, linear time and memory) takes the rest: long
+  or padded strings, broken syntax, and whatever the caller flags with ``fallback=True``
+  once a record's address strings are too large in total.
+
+On every route the white space between two adjacent RFC 2047 encoded words is dropped
+(RFC 2047 6.2), which ``email.headerregistry`` does not do in display names.
 """
 from __future__ import annotations
 
 import base64
 import binascii
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-import idna
-import re2
+from engine.mail.address_fallback import fallback as _fallback
+from engine.mail.mailbox import Address, make as _make, normalize_domain, parent_domains, unquote as _unquote
 
 if TYPE_CHECKING:
     from email.headerregistry import AddressHeader, HeaderRegistry
 
+__all__ = ["Address", "MAX_REFERENCE_LENGTH", "normalize_domain", "parent_domains", "parse_addresses", "parse_literal"]
+
 MAX_REFERENCE_LENGTH = 1000
 """Longer strings skip the reference parser, which is quadratic on some inputs."""
-
-
-@dataclass(frozen=True, slots=True)
-class Address:
-    """One parsed mailbox; the engine derives folded and ``user+detail`` forms from it."""
-
-    local: str                       # as written (case kept), quotes removed
-    domain: str                      # normalize_domain() form
-    display_name: str                # RFC 2047 encoded words decoded
-    name_addresses: tuple[str, ...]  # every local@domain inside the display name
-
-    @property
-    def address(self) -> str:
-        return f"{self.local}@{self.domain}"
-
-
-# --------------------------------------------------------------------------- domains
-
-_IDEOGRAPHIC_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
-
-
-_MAX_CACHED_DOMAIN = 255
-"""No DNS name is longer; longer text is normalised uncached so it cannot bloat the cache."""
-
-
-def normalize_domain(text: str) -> str:
-    """The one form domains compare in: lowercase Unicode labels (UTS-46, non-transitional).
-
-    A trailing root dot is dropped (``example.com.`` is the same DNS name as
-    ``example.com``, and a blocking rule must not miss it). Each label goes through
-    IDNA on its own so that one label IDNA rejects (``my_host``) stays as lowercased
-    text without spoiling the others. Cached: the same few domains recur in every event.
-    """
-    if len(text) > _MAX_CACHED_DOMAIN:
-        return _normalize_domain(text)
-    return _normalize_domain_cached(text)
-
-
-def _normalize_domain(text: str) -> str:
-    labels = text.translate(_IDEOGRAPHIC_DOTS).split(".")
-    while len(labels) > 1 and not labels[-1]:
-        labels.pop()
-    return ".".join(_normalize_label(label) for label in labels)
-
-
-_normalize_domain_cached = lru_cache(maxsize=8192)(_normalize_domain)
-
-
-def _normalize_label(label: str) -> str:
-    if not label:
-        return label
-    if label.isascii() and label[:4].lower() != "xn--":
-        return label.lower()     # what UTS-46 gives an ASCII label, accepted or not, 100x cheaper
-    try:
-        return idna.decode(label, uts46=True)
-    except Exception:  # noqa: BLE001 - third-party decoder; normalize_domain must never raise
-        return label.lower()
-
-
-# --------------------------------------------------------------------------- shared pieces
-
-# Not in an address token: specials, control characters (a NUL must not hide a name's address
-# from in_domain) and every character Python counts as white space.
-_TOKEN_CHARS = rb'[^\s\x00-\x1f\x7f\x85\pZ<>()\[\]",;:@\\]'
-# A bare local@domain inside text, matched on UTF-8 bytes (the google-re2 wrapper is
-# several times cheaper per match on bytes than on str). Linear in RE2; the
-# quoted-local branch only runs to the next double quote.
-_BARE_ADDRESS = re2.compile(rb'(?:"(?:[^"\\]|\\.)*"|' + _TOKEN_CHARS + rb"+)@" + _TOKEN_CHARS + rb"+")
-_QUOTED_PAIR = re.compile(r"\\(.)", re.DOTALL)
-
-
-def _unquote(text: str) -> str:
-    return _QUOTED_PAIR.sub(r"\1", text) if "\\" in text else text
-
-
-def _encodable(text: str) -> str:
-    """Lone surrogates (from surrogateescape'd bytes) replaced, since RE2 needs valid UTF-8."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    return text
-
-
-def _bare_addresses(text: str) -> list[tuple[str, str]]:
-    """Every ``local@domain`` written in free text, as (local, normalised domain)."""
-    if "@" not in text:
-        return []
-    data = _encodable(text).encode("utf-8")
-    found = []
-    for match in _BARE_ADDRESS.finditer(data):
-        start, end = match.span()
-        local, _, domain = data[start:end].decode("utf-8", "replace").rpartition("@")
-        if local.startswith('"'):
-            local = _unquote(local[1:-1])
-        domain = normalize_domain(domain)
-        if local and domain:
-            found.append((local, domain))
-    return found
-
-
-def _name_addresses(display_name: str) -> tuple[str, ...]:
-    if "@" not in display_name:
-        return ()
-    return tuple(f"{local}@{domain}" for local, domain in _bare_addresses(display_name))
-
-
-def _make(local: str, domain: str, display_name: str) -> Address | None:
-    domain = normalize_domain(domain)
-    if not local or not domain:
-        return None
-    return Address(local, domain, display_name, _name_addresses(display_name))
 
 
 # --------------------------------------------------------------------------- fast path
@@ -209,18 +100,28 @@ def _decode_phrase_word(word: str) -> str | None:
 
 
 def _phrase_name(phrase: str, gap: str) -> str | None:
-    """The reference parser's display name for an unquoted phrase; None when in doubt.
+    """The reference route's display name for an unquoted phrase; None when in doubt.
 
-    Words are joined by one space. Encoded words are decoded, and, unlike RFC 2047 says,
-    the space between two adjacent ones is kept, as ``email.headerregistry`` keeps it.
+    Words are joined by one space, encoded words decoded, and two adjacent encoded words
+    joined without one (RFC 2047 6.2).
     """
     if "=?" not in phrase:
         return _WSP_RUN.sub(" ", phrase)
     words = _WSP_RUN.split(phrase)
     if not gap and "=?" in words[-1]:
         return None              # "=?..?=<a@b>": the stdlib flags the missing white space
-    decoded = [_decode_phrase_word(word) if "=?" in word else word for word in words]
-    return None if None in decoded else " ".join(decoded)  # type: ignore[arg-type]
+    name: list[str] = []
+    previous_encoded = False
+    for word in words:
+        encoded = "=?" in word
+        text = _decode_phrase_word(word) if encoded else word
+        if text is None:
+            return None
+        if name and not (encoded and previous_encoded):
+            name.append(" ")
+        name.append(text)
+        previous_encoded = encoded
+    return "".join(name)
 
 
 def _fast_address(match: re.Match[str], like_fallback: bool) -> Address | None:
@@ -304,194 +205,56 @@ def _reference_header(raw: str) -> AddressHeader | None:
 
 
 def _reference(raw: str) -> list[Address] | None:
-    """Addresses by email.headerregistry; None when it raises or reports any defect."""
+    """Addresses by email.headerregistry; None when it raises or reports a defect that is
+    not an ``ObsoleteHeaderDefect``."""
     header = _reference_header(raw)
-    if header is None or header.defects:
+    if header is None:
         return None
+    if header.defects:
+        from email.errors import ObsoleteHeaderDefect  # loaded with the parser
+        if not all(isinstance(defect, ObsoleteHeaderDefect) for defect in header.defects):
+            return None
     out = []
-    for parsed in header.addresses:
-        address = _make(parsed.username, parsed.domain, parsed.display_name)
+    for local, domain, name in _mailboxes(header, "=?" in raw):
+        address = _make(local, domain, name)
         if address is not None:
             out.append(address)
     return out
 
 
-# --------------------------------------------------------------------------- fallback
-
-_ANGLE = re2.compile(r"<([^<>]*)>")
-_COMMENT = re2.compile(r"\([^()]*\)")
-_ENCODED_WORD = re2.compile(r"=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=")
-
-
-def _split_outside_quotes(text: str) -> list[str]:
-    """Split on commas outside double quotes, by plain string scans (linear time).
-
-    Splitting on every quote leaves parts that alternate outside / inside a quoted
-    string; a part inside quotes that ends in an odd run of backslashes escapes the
-    quote after it, so the string goes on.
-    """
-    if '"' not in text:
-        return text.split(",")
-    pieces: list[str] = []
-    current: list[str] = []
-    inside = False
-    for index, part in enumerate(text.split('"')):
-        if index:
-            current.append('"')
-        if inside:
-            current.append(part)
-            inside = (len(part) - len(part.rstrip("\\"))) % 2 == 1
-            continue
-        first, *rest = part.split(",")
-        current.append(first)
-        for following in rest:
-            pieces.append("".join(current))
-            current = [following]
-        inside = True
-    pieces.append("".join(current))
-    return pieces
-
-
-def _angle_address(content: str) -> tuple[str, str] | None:
-    """(local, domain) of an angle token's content, or None when it holds no address."""
-    if "(" in content:
-        content = _COMMENT.sub("", content)
-    local, at, domain = content.rpartition("@")
-    local, domain = local.strip(), domain.strip()
-    if not at or not local or not domain or any(c.isspace() for c in domain):
-        return None
-    if len(local) > 1 and local[0] == local[-1] == '"':
-        local = _unquote(local[1:-1])
-    return (local, domain) if local else None
-
-
-def _closing_quote(text: str, opening: int) -> int:
-    """Index of the quote closing the quoted string opened at ``opening``, or -1.
-
-    A quote after an odd run of backslashes is escaped (quoted pairs read left to right).
-    """
-    search = opening + 1
-    while (close := text.find('"', search)) >= 0:
-        start = close
-        while start > search and text[start - 1] == "\\":   # each backslash is looked at once
-            start -= 1
-        if (close - start) % 2 == 0:
-            return close
-        search = close + 1
-    return -1
-
-
-def _segments(piece: str) -> list[tuple[bool, str]]:
-    """(quoted, text) runs of a piece; quoted text comes without its quotes, unescaped.
-
-    A quoted string directly followed by "@" is a quoted local part and stays with the
-    unquoted text; an unclosed one runs to the end (bar a lone final backslash). A plain
-    scan: one RE2 match per quoted string cost ~6 µs each from Python (8 KB of "": 25 ms).
-    """
-    if '"' not in piece:
-        return [(False, piece)]
-    out: list[tuple[bool, str]] = []
-    plain = search = 0              # start of the current unquoted run; where to look for a quote
-    while (opening := piece.find('"', search)) >= 0:
-        close = _closing_quote(piece, opening)
-        if close >= 0 and piece.startswith("@", close + 1):
-            search = close + 2
-            continue
-        if opening > plain:
-            out.append((False, piece[plain:opening]))
-        if close >= 0:
-            out.append((True, _unquote(piece[opening + 1:close])))
-            plain = search = close + 1
-        else:
-            content = piece[opening + 1:]
-            odd = (len(content) - len(content.rstrip("\\"))) % 2
-            out.append((True, _unquote(content[:len(content) - odd])))
-            plain = search = len(piece) - odd
-            break
-    if plain < len(piece):
-        out.append((False, piece[plain:]))
+def _mailboxes(header: AddressHeader, encoded: bool) -> list[tuple[str, str, str]]:
+    """(local part, domain, display name) of every mailbox, as ``header.addresses`` has them,
+    but with the white space between adjacent encoded words of a display name dropped
+    (RFC 2047 6.2), read from the parse tree the header keeps."""
+    if not encoded:
+        return [(a.username, a.domain, a.display_name) for a in header.addresses]
+    out = []
+    for address in header._parse_tree.addresses:  # noqa: SLF001 - the only view of the words
+        for mailbox in address.all_mailboxes:
+            _join_encoded_words(mailbox)
+            out.append((mailbox.local_part or "", mailbox.domain or "", mailbox.display_name or ""))
     return out
 
 
-def _fallback_piece(piece: str) -> list[Address]:
-    """One comma-separated piece: its angle tokens are the addresses, the rest is name text."""
-    name_parts: list[str] = []
-    angles: list[tuple[str, str]] = []
-    if "<" in piece:
-        for quoted, text in _segments(piece):
-            last = 0
-            for angle in () if quoted else _ANGLE.finditer(text):
-                found = _angle_address(angle.group(1))
-                if found is not None:
-                    name_parts.append(text[last:angle.start()])
-                    angles.append(found)
-                    last = angle.end()
-            name_parts.append(text[last:])
-    if not angles:
-        return _bare_mailboxes(piece)
-    display_name = decode_encoded_words(" ".join(" ".join(name_parts).split()))
-    return [a for local, domain in angles if (a := _make(local, domain, display_name))]
+def _join_encoded_words(mailbox) -> None:
+    """Drop the white space (and comments) between two adjacent encoded words of the display
+    name, in place: the stdlib keeps the trailing white space of each word inside its atom."""
+    name_addr = mailbox[0] if mailbox and mailbox[0].token_type == "name-addr" else None
+    if name_addr is None or len(name_addr) < 2 or name_addr[0].token_type != "display-name":
+        return
+    words = [w for w in name_addr[0] if isinstance(w, list)]
+    for first, second in zip(words, words[1:]):
+        if _edge_word(first, -1) and _edge_word(second, 0):
+            while first and first[-1].token_type == "cfws":
+                del first[-1]
+            while second and second[0].token_type == "cfws":
+                del second[0]
 
 
-def _bare_mailboxes(text: str) -> list[Address]:
-    """Text without an angle address: each bare ``local@domain`` is an address."""
-    return [a for local, domain in _bare_addresses(text) if (a := _make(local, domain, ""))]
-
-
-def _fallback(raw: str) -> list[Address]:
-    """Linear-time, best-effort split: commas outside double quotes, then angle tokens.
-
-    Consecutive pieces holding neither a quote nor "<" are searched in one RE2 pass, not
-    one per piece (~10 µs each from Python): no bare address can span their commas.
-    """
-    text = _encodable(raw).replace("\r", " ").replace("\n", " ")
-    out: list[Address] = []
-    bare: list[str] = []
-    for piece in _split_outside_quotes(text):
-        if '"' not in piece and "<" not in piece:
-            bare.append(piece)
-            continue
-        if bare:
-            out.extend(_bare_mailboxes(",".join(bare)))
-            bare = []
-        if "@" in piece:  # no "@", no address: padding is skipped cheaply
-            out.extend(_fallback_piece(piece))
-    if bare:
-        out.extend(_bare_mailboxes(",".join(bare)))
-    return out
-
-
-def decode_encoded_words(text: str) -> str:
-    """RFC 2047 decoding in linear time; a word that cannot be decoded stays as written.
-
-    White space between two adjacent encoded words is dropped, as RFC 2047 says.
-    """
-    if "=?" not in text:
-        return text
-    out: list[str] = []
-    last, previous_was_word = 0, False
-    for match in _ENCODED_WORD.finditer(text):
-        gap = text[last:match.start()]
-        if not (previous_was_word and gap.isspace()):
-            out.append(gap)
-        decoded = _decode_word(*match.groups())
-        out.append(match.group(0) if decoded is None else decoded)
-        previous_was_word = decoded is not None
-        last = match.end()
-    out.append(text[last:])
-    return "".join(out)
-
-
-def _decode_word(charset: str, encoding: str, payload: str) -> str | None:
-    charset = charset.partition("*")[0]  # RFC 2231 language tag
-    try:
-        if encoding in "Bb":
-            data = base64.b64decode(payload + "=" * (-len(payload) % 4))
-        else:
-            data = binascii.a2b_qp(payload.encode("latin-1"), header=True)
-        return data.decode(charset, "replace")
-    except (LookupError, UnicodeError, ValueError):
-        return None
+def _edge_word(word, end: int) -> bool:
+    """Whether the first (end=0) or last (end=-1) non-white part of a phrase word is an encoded word."""
+    parts = [part for part in word if part.token_type != "cfws"]
+    return bool(parts) and parts[end].token_type == "encoded-word"
 
 
 # --------------------------------------------------------------------------- public API

@@ -27,6 +27,7 @@ REFERENCE = email_policy.default
 _HARMLESS_DEFECTS = (NonASCIILocalPartDefect, ObsoleteHeaderDefect)
 _ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]+")
 _QUOTE_IN_STRING = re.compile(r'(["\\]|=(?=\?))')
+_ADJACENT_ENCODED_WORDS = re.compile(r"\?=[ \t]+=\?")   # fixed text around one run: linear
 UNSAFE_TEXT = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
@@ -63,12 +64,14 @@ def address_strings(value: str) -> list[str]:
 
     The value stays one raw string when it is too long for the reference parser (the engine
     reads such strings with its linear fallback), when the reference parser
-    raises or flags a real defect, or when it would read the rewritten strings differently
-    (say, an encoded word inside an address).
+    raises or flags a real defect, when it would read the rewritten strings differently
+    (say, an encoded word inside an address), or when it holds two adjacent encoded words,
+    whose white space the reference parser keeps in the name (RFC 2047 6.2 drops it; the
+    engine's own parser does).
     """
     if not value.strip():
         return []
-    if len(value) > MAX_REFERENCE_LENGTH:  # quadratic on some padded inputs; the engine skips it too
+    if len(value) > MAX_REFERENCE_LENGTH or _ADJACENT_ENCODED_WORDS.search(value):
         return [value]
     parsed = _parse(value)
     if parsed is None:

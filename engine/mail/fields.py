@@ -2,9 +2,9 @@
 
 A source turns a record into the list of values a test looks at. Address
 sources parse each address field once per record (cached in the context) and
-hand out values already in the form equality compares: the local part folded
-unless `case_sensitive`, the domain in its IDNA normal form. Each source
-carries its `ValueForm`, which is all an operator learns about it.
+hand out values already in the form equality compares: the local part in its
+match form (case folded unless `case_sensitive`), the domain in its IDNA normal form.
+Each source carries its `ValueForm`, which is all an operator learns about it.
 
 The registry is also the shape of the SES record the rest of the project
 knows: lint's record shape (`engine.mail.record`) and the event builder
@@ -18,7 +18,7 @@ from typing import Any, Callable
 from engine.mail import addresses
 from engine.mail.context import RecordContext
 from engine.mail.jsonpath import compile_path
-from engine.mail.values import ValueForm, fold
+from engine.mail.values import ValueForm, text_key
 
 VERDICTS = ("PASS", "FAIL", "GRAY", "PROCESSING_FAILED", "DISABLED")
 DMARC_POLICIES = ("none", "quarantine", "reject")
@@ -87,12 +87,12 @@ class PartSpec:
 
 
 def _local(a: addresses.Address, cs: bool) -> str:
-    return a.local if cs else fold(a.local)
+    return text_key(cs)(a.local)
 
 
 def _name_address(text: str, cs: bool) -> str:
     local, _, domain = text.rpartition("@")
-    return f"{local if cs else fold(local)}@{domain}"
+    return f"{text_key(cs)(local)}@{domain}"
 
 
 PARTS: dict[str, PartSpec] = {p.name: p for p in (

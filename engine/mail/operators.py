@@ -12,7 +12,16 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from engine.mail import addresses, regex
-from engine.mail.values import ADDRESS_FORMS, NUMBER_RE, NumberLiteral, ValueForm, as_text, fold, is_number, nfc
+from engine.mail.values import (
+    ADDRESS_FORMS,
+    NUMBER_RE,
+    NumberLiteral,
+    ValueForm,
+    as_text,
+    is_number,
+    match_form_keep_case,
+    text_key,
+)
 
 ValuePred = Callable[[Any, Any], bool]
 
@@ -37,10 +46,6 @@ class Operator:
 
 def as_is(text: str) -> str:
     return text
-
-
-def _text_key(cs: bool) -> Callable[[str], str]:
-    return as_is if cs else fold
 
 
 def _literal_text(lit: str | NumberLiteral) -> str:
@@ -68,12 +73,12 @@ def _address_literal(lit: str, form: ValueForm) -> str:
         if parsed is None:
             hint = f"to test the domain write {form.base}.domain" if "@" not in lit else None
             raise LiteralError(f"{lit!r} is not one e-mail address", hint)
-        return f"{parsed.local if cs else fold(parsed.local)}@{parsed.domain}"
+        return f"{text_key(cs)(parsed.local)}@{parsed.domain}"
     if form.kind == "domain":
         if "@" in lit:
             raise LiteralError(f"{lit!r} is an address, not a domain", f"use {form.base}.address")
         return addresses.normalize_domain(lit)
-    return lit if cs else fold(lit)
+    return text_key(cs)(lit)
 
 
 def build_in(literals: list[str | NumberLiteral], form: ValueForm) -> ValuePred:
@@ -81,7 +86,7 @@ def build_in(literals: list[str | NumberLiteral], form: ValueForm) -> ValuePred:
     if form.kind in ADDRESS_FORMS:
         wanted = frozenset(_address_literal(_literal_text(lit), form) for lit in literals)
         return lambda v, ctx: v in wanted
-    key = _text_key(form.case_sensitive)
+    key = text_key(form.case_sensitive)
     texts = frozenset(key(_literal_text(lit)) for lit in literals)
     numbers = frozenset(lit.value for lit in literals if isinstance(lit, NumberLiteral))
 
@@ -102,7 +107,7 @@ def build_equals(literal: str | NumberLiteral, form: ValueForm) -> ValuePred:
 # ---- text -----------------------------------------------------------------------------------
 
 def _wanted(literals: list[str | NumberLiteral], form: ValueForm) -> tuple[Callable[[str], str], tuple[str, ...]]:
-    key = _text_key(form.case_sensitive)
+    key = text_key(form.case_sensitive)
     return key, tuple(key(_literal_text(lit)) for lit in literals)
 
 
@@ -144,10 +149,10 @@ def _compile(patterns: list[str], cs: bool):
 
 
 def build_matches(literals, form: ValueForm) -> ValuePred:
-    """RE2 search; case-insensitivity is RE2's own folding, so the value is only NFC-normalised
-    (and, with case_sensitive, compared exactly as given)."""
-    cs = form.case_sensitive
-    return _regex_pred(_compile([_literal_text(p) for p in literals], cs), as_is if cs else nfc, "search")
+    """RE2 search on the value's match form without folding; the pattern is never normalised,
+    case-insensitivity is RE2's own flag (folding would turn a pattern's \\D into \\d)."""
+    return _regex_pred(_compile([_literal_text(p) for p in literals], form.case_sensitive), match_form_keep_case,
+                       "search")
 
 
 def glob_to_regex(pattern: str) -> str:
@@ -159,9 +164,9 @@ def glob_to_regex(pattern: str) -> str:
 
 
 def build_glob(literals, form: ValueForm) -> ValuePred:
-    key = _text_key(form.case_sensitive)
-    program = _compile([glob_to_regex(key(_literal_text(p))) for p in literals], True)
-    return _regex_pred(program, key, "fullmatch")
+    """Like `matches`: the pattern as written (NFKC would make a full-width ＊ a wildcard)."""
+    program = _compile([glob_to_regex(_literal_text(p)) for p in literals], form.case_sensitive)
+    return _regex_pred(program, match_form_keep_case, "fullmatch")
 
 
 # ---- domains --------------------------------------------------------------------------------
@@ -185,27 +190,79 @@ def build_in_domain(literals, form: ValueForm) -> ValuePred:
             raise LiteralError(f"{_literal_text(lit)!r} is not a domain", "write example.com (subdomains included)")
         domains.add(addresses.normalize_domain(text))
     wanted = frozenset(domains)
+    longest = max(map(len, wanted))
     # Address sources hand out domains already in normal form; only other text needs normalising.
     domain_of = _address_domain if form.kind in ADDRESS_FORMS else _domain_of
 
     def pred(v: Any, ctx: Any) -> bool:
         domain = domain_of(v)
-        if not domain:
-            return False
-        while True:
-            if domain in wanted:
-                return True
-            dot = domain.find(".")
-            if dot < 0:
-                return False
-            domain = domain[dot + 1:]
+        return bool(domain) and any(parent in wanted for parent in addresses.parent_domains(domain, longest))
     return pred
 
 
 def same_as_key(form: ValueForm, other: ValueForm) -> Callable[[str], str]:
     """How `same_as` compares: address forms as extracted (already normal), anything else as folded text."""
     both_address = form.kind in ADDRESS_FORMS and other.kind in ADDRESS_FORMS
-    return as_is if both_address else _text_key(form.case_sensitive)
+    return as_is if both_address else text_key(form.case_sensitive)
+
+
+def build_confusable_with(literals, form: ValueForm) -> ValuePred:
+    """Looks like a listed value without being one: equal UTS #39 skeletons (SPEC 3.5).
+
+    Domains compare label by label after IDNA, and a value holds when it or a parent domain
+    on a label boundary looks like a listed domain (`login.paypa1.com`); a listed domain's
+    own subdomains do not hold. Addresses compare local part and domain; text its match form.
+    """
+    from engine.mail import confusables     # the table loads only for policies that use it
+
+    cs = form.case_sensitive
+    if form.kind == "domain":
+        return _confusable_domain([_domain_literal(lit) for lit in literals])
+    if form.kind == "address":
+        keep: Callable[[str], str] = as_is   # address values come in their normal form already
+
+        def key(text: str) -> tuple[str, ...]:
+            local, _, domain = text.rpartition("@")
+            return (confusables.skeleton(local, not cs), *confusables.domain_skeleton(domain))
+        listed = {_address_literal(_literal_text(lit), form) for lit in literals}
+    else:
+        keep = text_key(cs)
+
+        def key(text: str) -> tuple[str, ...]:
+            return (confusables.skeleton(text, not cs),)
+        listed = {keep(_literal_text(lit)) for lit in literals}
+    wanted = frozenset(key(text) for text in listed)
+
+    def test(text: str) -> bool:
+        text = keep(text)
+        return text not in listed and key(text) in wanted
+    return _on_text(test)
+
+
+def _confusable_domain(literals: list[str]) -> ValuePred:
+    """Per listed label count, the skeletons of the listed domains; a value's parent with
+    that many labels (one `rfind` per label) is looked up, unless it is a listed domain."""
+    from engine.mail import confusables
+
+    listed = {addresses.normalize_domain(lit) for lit in literals}
+    by_labels: dict[int, set[tuple[str, ...]]] = {}
+    for domain in listed:
+        by_labels.setdefault(domain.count(".") + 1, set()).add(confusables.domain_skeleton(domain))
+
+    def pred(v: Any, ctx: Any) -> bool:
+        for count, skeletons in by_labels.items():
+            parent = confusables.top_labels(v, count) if type(v) is str else None
+            if parent and parent not in listed and confusables.domain_skeleton(parent) in skeletons:
+                return True
+        return False
+    return pred
+
+
+def _domain_literal(lit) -> str:
+    text = _literal_text(lit).strip()
+    if "@" in text or not text:
+        raise LiteralError(f"{text!r} is not a domain", "write example.com")
+    return text
 
 
 def form_hint(op: str, form: ValueForm) -> str:
@@ -261,6 +318,8 @@ OPERATORS: dict[str, Operator] = {op.name: op for op in (
              negatable=True, forms=_DOMAINS),
     Operator("same_as", "field", "value", "equals a value of another field", None, negatable=True,
              forms=_NOT_TEXT),
+    Operator("confusable_with", "literals", "value", "looks like one of them (UTS #39 skeleton) without being it",
+             build_confusable_with, negatable=True),
     Operator("gt", "number", "value", "is a number greater than", _compare(lambda a, b: a > b), counts=True),
     Operator("gte", "number", "value", "is a number greater than or equal to", _compare(lambda a, b: a >= b),
              counts=True),

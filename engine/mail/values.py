@@ -9,7 +9,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 # ASCII decimal: optional sign, digits with optional point, optional exponent. No 0x, _, 1:30.
 NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\Z", re.ASCII)
@@ -36,15 +36,46 @@ def is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def fold(text: str) -> str:
-    """NFC + casefold; ASCII (the common case) takes the cheap path."""
+# Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt, unchanged from 15.0 to 15.1):
+# zero-width space and joiners, soft hyphen, bidi controls, variation selectors, tags, fillers.
+# Characters a mail client draws as nothing, so `C\u200bEO` reads "CEO". The stdlib has no
+# accessor for the property; tests/test_values.py checks this class against the `regex` package.
+_IGNORABLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]")
+
+
+def match_form(text: str) -> str:
+    """The form text operators compare in (SPEC 3.5): NFKC, default-ignorables removed, case folded.
+
+    `ＣＥＯ`, `C\u200bEO` and `c\u00adeo` all give `ceo`. ASCII, the common case, only needs lower().
+    """
     if text.isascii():
         return text.lower()
-    return unicodedata.normalize("NFC", text.casefold())
+    return unicodedata.normalize("NFKC", match_form_keep_case(text).casefold())
 
 
-def nfc(text: str) -> str:
-    return text if text.isascii() else unicodedata.normalize("NFC", text)
+def match_form_keep_case(text: str) -> str:
+    """The match form without the case folding: for `case_sensitive: true`, and the subject of
+    `matches` / `glob`, which fold case in RE2 instead (folding text would not fold the pattern)."""
+    if text.isascii():
+        return text
+    text = unicodedata.normalize("NFKC", text)
+    if _IGNORABLE.search(text) is None:
+        return text
+    # Removing a joiner can leave two characters NFKC composes (e + CGJ + U+0301): normalise again.
+    return unicodedata.normalize("NFKC", remove_ignorables(text))
+
+
+def remove_ignorables(text: str) -> str:
+    """`text` without its Default_Ignorable_Code_Point characters (none is ASCII)."""
+    return text if text.isascii() else _IGNORABLE.sub("", text)
+
+
+def text_key(case_sensitive: bool) -> Callable[[str], str]:
+    """The match form a test with this `case_sensitive` setting compares in."""
+    return match_form_keep_case if case_sensitive else match_form
 
 
 def as_text(value: Any) -> str | None:
