@@ -15,7 +15,7 @@ from typing import Any
 
 from engine import load_policy_text
 
-from . import hostile_addresses
+from . import hostile_addresses, hostile_loading
 from .report import Row
 from .timing import Settings, once
 
@@ -95,8 +95,10 @@ def run(settings: Settings, quick: bool = False) -> tuple[list[Row], dict[str, A
         Row("6 hostile input", f'for contrast: email.headerregistry on {quotes_bytes:,} bytes of "',
             contrast["stdlib_ms"], "ms", note="why the engine uses a linear fallback")]
     address_rows, address_details = hostile_addresses.run(quick)
-    return rows + address_rows, {"regex": regex, "from_quotes": quotes, "from_padded": padded, "contrast": contrast,
-                                 "addresses": address_details}
+    loading_rows, loading = hostile_loading.run(settings, quick)
+    return rows + address_rows + loading_rows, {"regex": regex, "from_quotes": quotes, "from_padded": padded,
+                                                "contrast": contrast, "addresses": address_details,
+                                                "loading": loading}
 
 
 def _contrast(chars: int, quotes_bytes: int) -> dict[str, float]:

@@ -215,6 +215,10 @@ def test_a_relative_policy_file_is_found_beside_the_handler(lam: Lambda, monkeyp
     assert run.decision["rule"] == "wrong-source"
 
 
+DOCUMENTED_DEFAULTS = {"ON_ERROR": "CONTINUE", "LOG_ADDRESSES": "masked", "LOG_TRACE": "none",
+                       "POWERTOOLS_PARAMETERS_MAX_AGE": "300"}
+
+
 @pytest.mark.parametrize(("variable", "value"), [("ON_ERROR", "DROP"), ("LOG_ADDRESSES", "some"),
                                                  ("LOG_TRACE", "1.5"), ("LOG_TRACE", "often"),
                                                  ("POWERTOOLS_PARAMETERS_MAX_AGE", "-1")])
@@ -224,6 +228,7 @@ def test_a_bad_setting_is_logged_and_its_default_used(lam: Lambda, monkeypatch, 
     assert run.answer == {"disposition": "STOP_RULE_SET"}
     bad = next(line for line in run.logs if line["message"] == "invalid setting, default used")
     assert (bad["level"], bad["variable"], bad["value"]) == ("ERROR", variable, value)
+    assert bad["default"] == DOCUMENTED_DEFAULTS[variable]          # as docs/operations.md writes it
     assert run.decision["sender"].endswith("***@globex.example")   # masked: the default
     assert "trace" not in run.decision
 

@@ -1,6 +1,8 @@
 """The SSM Parameter Store policy source, against moto: load, refresh, bad refreshes, fallbacks."""
 from __future__ import annotations
 
+import json
+
 import boto3
 import pytest
 from moto import mock_aws
@@ -179,3 +181,52 @@ def test_an_unreadable_parameter_at_a_refresh_keeps_the_policy(ssm, lam: Lambda,
     assert lam.invoke(VIRUS).messages("ERROR") == []
     clock.now += 2
     assert lam.invoke(VIRUS).metric("PolicyLoadFailures") == 1
+
+
+# -- a policy from SSM cannot read secrets or print them (SPEC 3.6) -----------------------------
+
+SECRET = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYsecret"          # AWS_SECRET_ACCESS_KEY
+TOKEN = "IQoJb3JpZ2luX2VjEsessiontoken"                # AWS_SESSION_TOKEN
+OWN = "team-value-not-for-logs"                        # a variable of the operator's own
+
+
+def _rule(when: str) -> str:
+    return f"  - name: probe\n    when: {when}\n    disposition: STOP_RULE\n"
+
+
+@pytest.mark.parametrize(("text", "code"), [
+    pytest.param("version: 1\nlists:\n  env: {file: /proc/self/environ}\nrules:\n"
+                 + _rule("{from: {in: {list: env}}}"), "list-file", id="file-proc-self-environ"),
+    pytest.param("version: 1\nlists:\n  env: {file: ../../../../../../proc/self/environ}\nrules:\n"
+                 + _rule("{from: {in: {list: env}}}"), "list-file", id="file-dot-dot-environ"),
+    pytest.param("version: 1\nrules:\n" + _rule('{from: "${AWS_SECRET_ACCESS_KEY}"}'), "reserved-variable",
+                 id="interpolated-secret-key"),
+    pytest.param("version: 1\nrules:\n" + _rule('{subject: {contains: "x${AWS_SESSION_TOKEN:-none}"}}'),
+                 "reserved-variable", id="interpolated-token-with-default"),
+    pytest.param("version: 1\nlists:\n  t: {env: AWS_SESSION_TOKEN, separator: ';'}\nrules:\n"
+                 + _rule("{from: {in: {list: t}}}"), "reserved-variable", id="env-list-token"),
+    pytest.param("version: 1\nrules:\n" + _rule('{from: "${SES_RULES_OWN}"}'), "bad-literal",
+                 id="own-variable-bad-literal"),
+    pytest.param("version: 1\nrules:\n" + _rule('{processing_time_ms: {gt: "${SES_RULES_OWN}"}}'),
+                 "expected-number", id="own-variable-bad-number"),
+])
+def test_a_policy_in_ssm_logs_no_secret(ssm, lam: Lambda, clock: Clock, monkeypatch, text: str, code: str):
+    """The SSM text tries to read the role's credentials; the load fails, and no log line holds them."""
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", TOKEN)
+    monkeypatch.setenv("SES_RULES_OWN", OWN)
+    monkeypatch.setenv("LOG_TRACE", "all")
+    put(ssm, text)
+    run = lam.invoke(VIRUS)
+    failed = next(line for line in run.logs if line["message"] == "policy load failed")
+    assert any(f"error: " in d for d in failed["details"]) and code in _codes(text), failed
+    assert run.decision["policy"]["source"].startswith("file:")          # the bundled policy answered
+    logged = json.dumps(run.logs) + json.dumps(run.emf)
+    for secret in (SECRET, TOKEN, OWN):
+        assert secret not in logged
+
+
+def _codes(text: str) -> set[str]:
+    with pytest.raises(engine.PolicyError) as info:
+        engine.load_policy_text(text, base_dir=str(DEFAULT.parent))
+    return {d.code for d in info.value.errors}

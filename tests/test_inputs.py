@@ -164,3 +164,40 @@ def test_unreadable_stdin_gets_a_reason():
     closed.close()
     result = only(["-"], stdin=closed)
     assert result.event is None and result.error.startswith("cannot read standard input")
+
+
+POLICY_TEXT = b"version: 1\nrules: []\n"
+
+
+@pytest.mark.parametrize("name", ["other.yaml", "other.yml", "other", "other.txt", "other.eml"])
+def test_a_policy_given_as_an_input_is_recognised(tmp_path, name):
+    """`dry-run old.yaml new.yaml events/`: the second policy was decided as a message (CONTINUE)."""
+    (tmp_path / name).write_bytes(POLICY_TEXT)
+    result = only([str(tmp_path / name)])
+    assert result.event is None
+    assert result.error.startswith("a policy, not a message") and "did you mean diff" in result.error
+
+
+def test_other_yaml_is_not_read_as_a_message(tmp_path):
+    (tmp_path / "t.yaml").write_bytes(b"policy: p.yaml\ncases: []\n")
+    assert only([str(tmp_path / "t.yaml")]).error == "a YAML file, not a message (.eml) or an SES event (.json)"
+
+
+def test_a_policy_on_standard_input_is_recognised():
+    assert only(["-"], stdin=io.BytesIO(POLICY_TEXT)).error.startswith("a policy, not a message")
+
+
+def test_a_message_quoting_a_policy_in_its_body_is_still_a_message(tmp_path):
+    (tmp_path / "m.eml").write_bytes(b"From: a@x.example\nSubject: my policy\n\n" + POLICY_TEXT)
+    assert only([str(tmp_path / "m.eml")]).event is not None
+
+
+@pytest.mark.timeout(30)
+def test_a_fifo_named_eml_in_a_folder_gets_its_row_and_the_run_goes_on(tmp_path):
+    import os
+    (tmp_path / "a.eml").write_bytes(b"From: a@x.example\n\nhi\n")
+    os.mkfifo(tmp_path / "b.eml")
+    (tmp_path / "c.eml").write_bytes(b"From: c@x.example\n\nhi\n")
+    rows = list(read_inputs([str(tmp_path)]))
+    assert [Path(r.label).name for r in rows] == ["a.eml", "b.eml", "c.eml"]
+    assert rows[0].event and rows[2].event and rows[1].error == "cannot read: a FIFO (named pipe), not a regular file"

@@ -21,6 +21,11 @@ def errors_of(text: str, **kwargs) -> list:
     return info.value.errors
 
 
+def rule(when: str, extra: str = "") -> str:
+    """A one-rule policy whose `when` sits on line 4, column 11."""
+    return HEAD + "  - name: r\n    when: " + when + "\n    disposition: STOP_RULE\n" + extra
+
+
 def marked(text: str) -> tuple[str, int, int]:
     """The policy without its caret line, and the 1-based line and column the caret points at."""
     lines = text.split("\n")
@@ -124,3 +129,100 @@ def test_a_chain_within_the_limit_evaluates():
     policy = load_policy_text("\n".join(lines) + "\n")
     event = {"Records": [{"eventSource": "aws:ses", "ses": {"mail": {}, "receipt": {"spfVerdict": {"status": "PASS"}}}}]}
     assert policy.evaluate(event, explain=True).rule == "r"
+
+
+# -- issue 16: every independent error, YAML mistakes in words, rule keys under `when` ----------
+
+def test_a_duplicate_key_does_not_hide_the_other_errors():
+    """A duplicate `when` used to be the only error reported; `frm` and `STOPP` were hidden."""
+    errors = errors_of(HEAD + "  - name: r\n    when: {frm: a@b.example}\n    when: {spf: PASS}\n"
+                       "    disposition: STOPP\n")
+    assert [(e.code, e.line) for e in errors] == [("unknown-field", 4), ("duplicate-key", 5), ("bad-value", 6)]
+    assert errors[0].hint == "did you mean from?" and errors[2].hint == "did you mean STOP_RULE?"
+
+
+@pytest.mark.parametrize(("text", "where"), [
+    ("version: 1\nversion: 1\nrules: [{name: a, disposition: STOPP}]\n", (2, 1)),
+    ("version: 1\ndescription: !!binary aGk=\nrules: [{name: a, disposition: STOPP}]\n", (2, 14)),
+    ("version: 1\nrules: [{name: a, <<: {b: 1}, disposition: STOPP}]\n", (2, 19)),
+])
+def test_duplicate_tagged_and_merge_keys_are_reported_with_the_rest(text, where):
+    errors = errors_of(text)
+    assert (errors[0].line, errors[0].col) == where and "disposition must be one of" in errors[-1].message
+
+
+@pytest.mark.parametrize(("text", "line", "col", "message", "hint"), [
+    pytest.param(HEAD + "  - name: x\n    when: {spf: PASS}\n   disposition: STOP_RULE\n", 5, 4,
+                 "indented differently", "indent a key exactly like the keys beside it", id="key-less-indented"),
+    pytest.param(HEAD + "  - name: x\n    when:\n      spf: PASS\n     disposition: STOP_RULE\n", 6, 6,
+                 "indented differently", "with spaces", id="key-between-levels"),
+    pytest.param(HEAD + "  - name: x\n\twhen: {spf: PASS}\n    disposition: STOP_RULE\n", 4, 1,
+                 "a tab character", "replace the tab with spaces", id="tab-indent"),
+    pytest.param("version: 1\n\trules: []\n", 2, 1, "a tab character", "spaces", id="tab-first"),
+    pytest.param(HEAD + "  - {name: x, disposition: STOP_RULE, when: {subject: {glob: *.evil.example}}}\n", 3, 62,
+                 "read as an alias", "quote the value: '*.evil.example'", id="unquoted-glob"),
+    pytest.param(HEAD + "  - name: x\n    when: {subject: {glob: [a, *b]}}\n", 4, 32,
+                 "read as an alias", "'*b'", id="unquoted-glob-in-list"),
+    pytest.param(HEAD + "  - name: x\n    when: {subject: {matches: \"\\[CASE-\\d{6}\\]\"}}\n", 4, 32,
+                 "a backslash in double quotes starts a YAML escape", "single quotes", id="regex-in-double-quotes"),
+    pytest.param(HEAD + "  - name: x\n    when:\n      subject: Re: hello\n", 5, 18,
+                 "': ' here would start a mapping", "quote a value that holds ': '", id="colon-in-value"),
+    pytest.param(HEAD + "  - name: x\n    when: {subject: Re: hello}\n", 4, 23,
+                 "a value holding ': ' needs quotes", "{subject: 'Re: hello'}", id="colon-in-flow-value"),
+    pytest.param("version: 1\nrules: [\n", 3, 1, "not closed", "close every [ with ]", id="open-list"),
+    pytest.param("version: 1\nrules: [{name: a\n", 3, 1, "not closed", "close", id="open-mapping"),
+])
+def test_yaml_mistakes_say_what_happened_and_what_to_write(text, line, col, message, hint):
+    """PyYAML's parser words (`expected <block end>, but found '<block mapping start>'`) never reach a user."""
+    (error,) = errors_of(text)
+    assert (error.code, error.line, error.col) == ("yaml-syntax", line, col), str(error)
+    assert message in error.message and hint in error.hint
+    assert "<block" not in str(error) and "token" not in str(error)
+
+
+def test_yaml_mistakes_are_told_the_same_by_the_pure_python_parser(monkeypatch):
+    """Without libyaml PyYAML's own parser runs; its messages are translated too."""
+    import yaml
+
+    from engine.lang import yamlsource
+    monkeypatch.setattr(yamlsource, "_LOADER", yaml.SafeLoader)
+    for text, words in [(HEAD + "  - name: x\n    when: {spf: PASS}\n   disposition: STOP_RULE\n", "indented"),
+                        ("version: 1\n\trules: []\n", "tab"), ("version: 1\nname: *.x\nrules: []\n", "alias"),
+                        ("version: 1\nname: \"\\[\"\nrules: []\n", "backslash")]:
+        (error,) = errors_of(text)
+        assert words in error.message, str(error)
+
+
+@pytest.mark.parametrize("key", ["disposition", "mode", "enabled", "description", "name"])
+def test_a_rule_key_indented_under_when_says_so(key):
+    """`disposition` under `when:` got "'all' cannot stand beside other keys ... wrap them": wrong advice."""
+    value = {"disposition": "STOP_RULE", "mode": "shadow", "enabled": "false", "description": "d", "name": "n"}[key]
+    text = HEAD + f"  - name: r\n    when:\n      all: [{{spf: PASS}}]\n      {key}: {value}\n"
+    text += "" if key == "disposition" else "    disposition: STOP_RULE\n"
+    (error,) = errors_of(text)
+    assert (error.code, error.line, error.col) == ("rule-key-in-when", 6, 7)
+    assert error.hint == f"indent {key}: like `when:`, as a key of the rule"
+
+
+def test_a_rule_key_under_when_leaves_the_conditions_own_errors_reported():
+    errors = errors_of(HEAD + "  - name: r\n    when:\n      frm: a@b.example\n      disposition: STOP_RULE\n")
+    assert [e.code for e in errors] == ["unknown-field", "rule-key-in-when"]
+
+
+HINTED = [
+    rule("{headers_truncated: yes}"), rule("{subject: {exists: on}}"), "version: 1\n",
+    rule("{subject: {matches: '(abc'}}"), rule("{subject: {matches: '(?i'}}"), rule("{subject: {matches: 'x(?#c)'}}"),
+    rule("{subject: {matches: '(?P<n>a)(?P=n)'}}"), rule("{subject: {matches: 'a)'}}"),
+    rule("{from: '${AWS_SECRET_ACCESS_KEY}'}"), rule("{subject: {matches: '\\pL{300}'}}"),
+    "version: 1\nlists:\n  a: {file: /etc/hostname}\nrules: []\n", HEAD + "  - {name: r}\n",
+]
+
+
+@pytest.mark.parametrize("text", HINTED)
+def test_hints_hold_no_nested_brackets(text):
+    """Hints print inside ( ): "(only true and false are booleans in a policy (not yes/no/on/off))" read badly.
+    Code in a hint stands in backticks, where brackets are the code's own."""
+    import re
+    for error in errors_of(text):
+        prose = re.sub(r"`[^`]*`", "", error.hint or "")
+        assert "(" not in prose and ")" not in prose, error.hint

@@ -182,3 +182,26 @@ def test_coverage_lists_what_no_case_made_hold(workdir: Path) -> None:
     assert report.missing == [("rule", "drop-words"), ("rule", "watch"), ("rule", "allow"),
                               ("condition", "authenticated")]
     assert report.percent == pytest.approx(20.0)
+
+
+def test_a_policy_that_does_not_load_is_one_failure(workdir: Path) -> None:
+    """2 cases and 10 load errors printed `0 passed, 10 failed`; docs/cli.md says one failure."""
+    (workdir / "broken.yaml").write_text("version: 1\nrules:\n" + "".join(
+        f"  - {{name: r{i}, disposition: STOPP{i}}}\n" for i in range(10)))
+    result = run_test_file(write(workdir, """\
+        policy: broken.yaml
+        cases:
+          - {name: a, event: {virus: FAIL}, expect: STOP_RULE_SET}
+          - {name: b, event: {virus: PASS}, expect: CONTINUE}
+        """))
+    assert len(result.errors) == 10 and result.cases == []
+    assert (result.passed, result.failed) == (0, 1)
+
+
+@pytest.mark.parametrize("text", ["cases: []\n", "policy: p.yaml\ncase: []\n", "policy: p.yaml\ncases: [\n",
+                                  "policy: p.yaml\ncases:\n  - {name: x, expect: CONTINUE}\n"])
+def test_test_file_errors_carry_the_error_severity(workdir: Path, text: str) -> None:
+    """Policy errors read `file:line:col: error: ...`; test-file errors read the same."""
+    result = run_test_file(write(workdir, text))
+    problems = [str(e) for e in result.errors] + [p for c in result.cases for p in c.to_dict()["problems"]]
+    assert problems and all(f"{workdir / 't.yaml'}:" in p and ": error: " in p for p in problems), problems

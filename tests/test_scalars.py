@@ -70,3 +70,74 @@ def test_revision_changes_with_list_contents(tmp_path):
     first = load_policy_text(text, base_dir=tmp_path).revision
     (tmp_path / "l.txt").write_text("b@x.example\n")
     assert load_policy_text(text, base_dir=tmp_path).revision != first
+
+
+# -- reserved variables and values shown as written (SPEC 3.6) ----------------------------------
+
+from engine.lang.interpolation import is_reserved  # noqa: E402
+
+
+@pytest.mark.parametrize(("name", "reserved"), [
+    ("AWS_SECRET_ACCESS_KEY", True), ("AWS_ACCESS_KEY_ID", True), ("AWS_SESSION_TOKEN", True),
+    ("AWS_LAMBDA_FUNCTION_NAME", True), ("AWS_CONTAINER_CREDENTIALS_FULL_URI", True), ("AWS_", True),
+    ("AWS_REGION", False), ("AWS_DEFAULT_REGION", False), ("AWS_REGIONS", True),
+    ("LAMBDA_TASK_ROOT", True), ("LAMBDA_RUNTIME_DIR", True), ("_HANDLER", True), ("_X_AMZN_TRACE_ID", True),
+    ("_", True), ("TZ", True), ("TZDIR", False), ("MAIL_SOURCE", False), ("aws_secret", False),
+    ("MY_AWS_KEY", False), ("LAMBDA", False),
+])
+def test_the_reserved_variables_are_exactly_the_runtimes(name, reserved):
+    assert is_reserved(name) is reserved
+
+
+@pytest.mark.parametrize("written", ["${AWS_SECRET_ACCESS_KEY}", "${AWS_SECRET_ACCESS_KEY:-x@y.example}",
+                                     "pre-${AWS_SESSION_TOKEN}", "${_HANDLER}", "${TZ:-UTC}", "${LAMBDA_TASK_ROOT}"])
+def test_a_reserved_variable_cannot_be_interpolated(written):
+    environ = {"AWS_SECRET_ACCESS_KEY": "v4lue-1", "AWS_SESSION_TOKEN": "v4lue-2", "_HANDLER": "v4lue-3",
+               "TZ": "v4lue-4", "LAMBDA_TASK_ROOT": "v4lue-5"}
+    with pytest.raises(PolicyError) as info:
+        load_policy_text(f"version: 1\nrules:\n  - {{name: r, disposition: STOP_RULE, when: {{subject: '{written}'}}}}\n",
+                         environ=environ)
+    (error,) = info.value.errors
+    name = written.split("{")[1].split("}")[0].split(":")[0]
+    assert (error.code, error.line) == ("reserved-variable", 3)
+    assert f"environment variable {name} is reserved" in error.message and "v4lue" not in str(error)
+
+
+def test_the_region_can_be_interpolated():
+    policy = load_policy_text("version: 1\nname: p-${AWS_REGION}\nrules: []\n", environ={"AWS_REGION": "eu-west-1"})
+    assert policy.name == "p-eu-west-1"
+
+
+@pytest.mark.parametrize(("when", "value", "message"), [
+    ("{from: '${SENDER}'}", "not-an-address", "'${SENDER}' is not one e-mail address"),
+    ("{from: [a@b.example, '${SENDER}']}", "not-an-address", "'${SENDER}' is not one e-mail address"),
+    ("{from.domain: {in_domain: '${SENDER}'}}", "x@y", "'${SENDER}' is not a domain"),
+    ("{subject: {matches: 'x${SENDER}'}}", "(unclosed", "'x${SENDER}'"),
+    ("{processing_time_ms: {gt: '${SENDER}'}}", "ten", "gt must be a number, not '${SENDER}'"),
+    ("{spf: {equals: '${SENDER}'}}", "PAS", None),
+])
+def test_a_bad_literal_from_a_variable_is_shown_as_written(when, value, message):
+    """The value of `${SENDER}` may be a secret: a message shows the scalar as written, never the value."""
+    secret = value + "-SECRET-7f3a"
+    with pytest.raises(PolicyError) as info:
+        load_policy_text(f"version: 1\nrules:\n  - {{name: r, disposition: STOP_RULE, when: {when}}}\n",
+                         environ={"SENDER": secret})
+    text = "\n".join(str(e) for e in info.value.errors)
+    assert "SECRET" not in text, text
+    if message:
+        assert message in text, text
+
+
+@pytest.mark.parametrize("when", [
+    "{path: '${SENDER}', exists: true}",                  # a JSONPath error quotes the path
+    "{subject: {in: {list: '${SENDER}'}}}",               # an unknown list is named
+    "{condition: '${SENDER}'}",                           # an unknown condition is named
+    "{subject: {matches: '(${SENDER}'}}",                 # RE2 quotes fragments of the pattern
+])
+def test_no_message_prints_a_value_read_from_the_environment(when):
+    secret = "Zq9-value-from-env"
+    with pytest.raises(PolicyError) as info:
+        load_policy_text(f"version: 1\nrules:\n  - {{name: r, disposition: STOP_RULE, when: {when}}}\n",
+                         environ={"SENDER": secret})
+    text = "\n".join(str(e) for e in info.value.errors)
+    assert secret not in text and "${SENDER}" in text, text

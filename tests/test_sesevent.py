@@ -463,3 +463,25 @@ def test_a_malformed_header_line_is_skipped_not_the_end_of_the_headers():
 def test_a_body_without_headers_is_still_not_a_mail():
     with pytest.raises(ValueError, match="not an e-mail message"):
         event_from_eml(b"just some text\nFrom: x@y.example\n\nbody\n")
+
+
+@pytest.mark.parametrize("data", [b"version: 1\nrules: []\n", b"version: 1\nname: x\nrules:\n  - name: r\n",
+                                  b"X-Custom: 1\nX-Other: 2\n\nbody\n", b"Key: value\n"])
+def test_a_text_with_no_mail_header_at_all_is_not_a_mail(data):
+    """`version: 1\\nrules: []` was a message whose headers were `version` and `rules`: dry-run decided it."""
+    with pytest.raises(ValueError, match="none of its header fields is a mail header"):
+        event_from_eml(data)
+
+
+@pytest.mark.parametrize("head", [b"From: a@x.example\n", b"Received: from x by y\n", b"Subject: hi\n",
+                                  b"MIME-Version: 1.0\n", b"X-Thing: 1\nmessage-id: <a@b>\n"])
+def test_one_mail_header_is_enough(head):
+    assert event_from_eml(head + b"\nbody\n")["Records"]
+
+
+def test_the_unknown_event_field_message_does_not_list_eml_as_a_field():
+    """In an inline test event `eml:` stands beside `event:`, not in it: it is no event field."""
+    with pytest.raises(ValueError) as info:
+        event_from_eml(b"From: a@x.example\n\n", {"form": "a@b.example"})
+    fields = str(info.value).split("; fields: ")[1].split(", ")
+    assert "eml" not in fields and "from" in fields and "dmarc_policy" in fields

@@ -1,7 +1,8 @@
 """dry-run and diff print rows while later inputs are still being read; a bar only on a terminal.
 
-Order is tested without timing: one input is a named pipe that blocks until the test writes to
-it, so rows before it must already be out, and rows after it must not be.
+Order is tested without timing: reading one input is held until the test opens a gate, so rows
+before it must already be out, and rows after it must not be. (A named pipe would be the natural
+slow input, but inputs are opened without blocking and a FIFO is refused: security issue 10.)
 """
 from __future__ import annotations
 
@@ -27,9 +28,20 @@ def message(n: int) -> bytes:
     return f"From: user{n}@x.example\r\nTo: a@corp.example\r\nSubject: {n}\r\n\r\nbody\r\n".encode()
 
 
-def cli(*argv: str, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "engine", *argv], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+# The CLI, with the read of any file named m3.eml held until the file GATE exists.
+GATED_CLI = """
+import os, sys, time
+from engine.files import read_regular
+from engine.tools import cli, inputs
+
+def held(path, limit=None):
+    while os.path.basename(path) == "m3.eml" and not os.path.exists(os.environ["GATE"]):
+        time.sleep(0.01)
+    return read_regular(path, limit)
+
+inputs.read_regular = held
+sys.exit(cli.main(sys.argv[1:]))
+"""
 
 
 @pytest.mark.timeout(TIMEOUT)
@@ -37,9 +49,10 @@ def cli(*argv: str, **kwargs) -> subprocess.Popen:
 def test_rows_come_out_in_order_while_a_later_input_is_still_being_read(tmp_path, command):
     for n in (1, 2, 4):
         (tmp_path / f"m{n}.eml").write_bytes(message(n))
-    fifo = tmp_path / "m3.eml"
-    os.mkfifo(fifo)
-    proc = cli(*command, str(tmp_path))
+    (tmp_path / "m3.eml").write_bytes(message(3))
+    gate = tmp_path.parent / f"{tmp_path.name}.gate"
+    proc = subprocess.Popen([sys.executable, "-c", GATED_CLI, *command, str(tmp_path)], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "GATE": str(gate)})
     seen = []
     for line in proc.stdout:
         seen.append(line)
@@ -47,8 +60,7 @@ def test_rows_come_out_in_order_while_a_later_input_is_still_being_read(tmp_path
             break                                   # m3 is blocked: m2's row is out already
     assert not any("m4.eml" in line for line in seen)   # m4 is read, but waits for m3
     assert proc.poll() is None                       # the run is still going on
-    with open(fifo, "wb") as pipe:                   # unblock m3
-        pipe.write(message(3))
+    gate.touch()                                     # unblock m3
     rest, err = proc.communicate(timeout=TIMEOUT)
     names = [name for line in seen + rest.splitlines() for name in ("m1", "m2", "m3", "m4")
              if f"{name}.eml" in line]

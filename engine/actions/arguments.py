@@ -51,7 +51,7 @@ def _status(value: str) -> Problem | None:
     if _STATUS.match(value):
         return None
     return (f"{value!r} is not an RFC 3463 status code",
-            "write CLASS.SUBJECT.DETAIL with class 2, 4 or 5, e.g. 5.1.1 (no such mailbox)")
+            "write CLASS.SUBJECT.DETAIL with class 2, 4 or 5, e.g. 5.1.1 for no such mailbox")
 
 
 def _prefix(value: str) -> Problem | None:
@@ -74,7 +74,7 @@ def _bucket(value: str) -> Problem | None:
 def _kms_key(value: str) -> Problem | None:
     if _KMS_ARN.match(value):
         return None
-    return f"{value!r} is not a KMS key ARN", "write arn:aws:kms:REGION:ACCOUNT:key/KEY-ID (or alias/NAME)"
+    return f"{value!r} is not a KMS key ARN", "write arn:aws:kms:REGION:ACCOUNT:key/KEY-ID or arn:aws:kms:REGION:ACCOUNT:alias/NAME"
 
 
 def _topic(value: str) -> Problem | None:

@@ -41,21 +41,22 @@ class Settings:
             policy_file=policy_file if policy_file.is_absolute() else base / policy_file,
             on_error=_setting(logger, "ON_ERROR", "CONTINUE", _one_of(*DISPOSITIONS)),
             log_addresses=_setting(logger, "LOG_ADDRESSES", "masked", _one_of("masked", "full", "none")),
-            trace_rate=_setting(logger, "LOG_TRACE", 0.0, _trace_rate),
-            max_age=_setting(logger, "POWERTOOLS_PARAMETERS_MAX_AGE", MAX_AGE_DEFAULT, _max_age),
+            trace_rate=_setting(logger, "LOG_TRACE", "none", _trace_rate),
+            max_age=_setting(logger, "POWERTOOLS_PARAMETERS_MAX_AGE", str(MAX_AGE_DEFAULT), _max_age),
         )
 
 
-def _setting(logger: Logger, name: str, default: T, parse: Callable[[str], T]) -> T:
+def _setting(logger: Logger, name: str, default: str, parse: Callable[[str], T]) -> T:
+    """The variable parsed; unset or invalid, `default`, written as the docs write it (`none`, not 0.0)."""
     raw = os.environ.get(name, "").strip()
     if not raw:
-        return default
+        return parse(default)
     try:
         return parse(raw)
     except ValueError as exc:
         logger.error("invalid setting, default used",
                      extra={"variable": name, "value": raw, "default": default, "reason": str(exc)})
-        return default
+        return parse(default)
 
 
 def _one_of(*choices: str) -> Callable[[str], str]:

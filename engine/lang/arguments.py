@@ -13,7 +13,7 @@ from typing import Any, Callable, Protocol
 from engine.lang.reader import Reader
 from engine.lang.yamlsource import Mapping, Node, Scalar, Sequence
 from engine.mail.values import ValueForm, parse_number
-from engine.suggest import hint_for
+from engine.suggest import Names, hint_for
 
 INTERPOLATED = {"type": "string", "pattern": r"\$\{"}
 NUMBER_SCHEMA = {"anyOf": [{"type": "number"}, INTERPOLATED]}
@@ -23,6 +23,7 @@ class Context(Protocol):
     """What reading an argument needs from the compiler."""
     reader: Reader
     lists: dict[str, list | None]
+    list_names: Names                # did-you-mean over the lists, asked once per distinct name
 
     def field(self, node: Node, name: str, form: ValueForm) -> Any: ...
 
@@ -48,7 +49,7 @@ def _literals(ctx: Context, node: Node, op: str, form: ValueForm) -> list | None
             return None
         if name not in ctx.lists:
             ctx.reader.error(node.get("list"), "unknown-list", f"unknown list {name!r}",
-                             hint_for(name, ctx.lists) or "define it under `lists:`")
+                             hint_for(name, ctx.list_names) or "define it under `lists:`")
             return None
         return ctx.lists[name]     # None: a list that failed, with its own error
     items = node.items if isinstance(node, Sequence) else [node]

@@ -17,7 +17,6 @@ from engine.conditions import (
     Condition,
     CountCheck,
     Not,
-    PartTest,
     Pos,
     SameAs,
     Test,
@@ -25,11 +24,11 @@ from engine.conditions import (
 )
 from engine.lang.arguments import ARGUMENTS, as_written
 from engine.lang.named import NamedConditions
-from engine.lang.reader import Reader
+from engine.lang.provenance import literal_message, provenance
+from engine.lang.reader import BOOLEAN_HINT, Reader
+from engine.lang.where import WHERE, read_where
 from engine.lang.yamlsource import Mapping, Node, Scalar, Sequence
 from engine.mail.fields import (
-    PARTS,
-    WHERE_PARTS,
     FieldError,
     FieldSpec,
     PathSource,
@@ -43,17 +42,19 @@ from engine.mail.operators import (
     NEGATIONS,
     OPERATORS,
     LiteralError,
+    Operator,
     all_operator_names,
     form_hint,
     same_as_key,
 )
 from engine.mail.values import NumberLiteral, ValueForm
-from engine.suggest import hint_for
+from engine.suggest import Names, hint_for
 
 COMBINATORS = ("all", "any", "not", "condition")
+# Keys of a rule that are no field: written under `when:`, they were meant beside it.
+RULE_KEYS_NOT_FIELDS = ("name", "description", "disposition", "enabled", "mode", "lint", "actions")
 TEST_OPTIONS = ("match", "case_sensitive")
 MATCH_MODES = ("any", "all")
-WHERE = "where"
 _NUMBER_FORM = ValueForm("number", field="count", base="count")
 _FORM_NAMES = {"text": "text", "name": "a display name", "local": "a local part", "raw": "raw text",
                "value": "not an address"}
@@ -71,6 +72,8 @@ class ConditionCompiler:
         self.lists = lists
         self.named = named
         self.header_names: set[str] = set()     # lower-cased; the only headers a record indexes
+        self.list_names = Names(lists)           # did-you-mean over the lists, once per distinct name
+        self.list_checks: dict[tuple, tuple[Any, Any] | None] = {}   # one build per list, operator and form
         self._combinators = {"all": self._all, "any": self._any, "not": self._not, "condition": self._condition}
 
     def error(self, node: Any, code: str, message: str, hint: str | None = None) -> None:
@@ -97,6 +100,10 @@ class ConditionCompiler:
             self.error(mapping, "empty-condition", f"{what} is empty",
                        "write a test such as {spf: PASS}, or remove `when` to always match")
             return None
+        if what == "when" and any(k.text in RULE_KEYS_NOT_FIELDS for k, _ in mapping.items):
+            mapping = self._without_rule_keys(mapping)   # type: ignore[assignment]
+            if mapping is None:
+                return None
         keys = [k.text for k, _ in mapping.items]
         combinator = next((k for k in keys if k in COMBINATORS), None)
         if combinator is not None:
@@ -113,6 +120,20 @@ class ConditionCompiler:
         if any(t is None for t in tests):
             return None
         return tests[0] if len(tests) == 1 else AllOf(tests, pos(mapping))  # type: ignore[arg-type]
+
+    def _without_rule_keys(self, mapping: Mapping) -> Mapping | None:
+        """`disposition:` indented under `when:` is a rule key in the wrong place, not a field: say so,
+        and compile the rest of the condition so its own errors are reported too."""
+        for key, _ in mapping.items:
+            if key.text in RULE_KEYS_NOT_FIELDS:
+                self.error(key, "rule-key-in-when", f"{key.text!r} is a key of the rule, indented under `when:`",
+                           f"indent {key.text}: like `when:`, as a key of the rule")
+        rest = [(k, v) for k, v in mapping.items if k.text not in RULE_KEYS_NOT_FIELDS]
+        if not rest:
+            return None
+        kept = Mapping(rest, mapping.line, mapping.col)
+        kept._index = {k.text: i for i, (k, _) in enumerate(rest)}
+        return kept
 
     def _children(self, node: Node, key: Scalar) -> list[Condition] | None:
         items = self.reader.sequence(node, f"{key.text!r}")
@@ -144,7 +165,7 @@ class ConditionCompiler:
     def _path_test(self, mapping: Mapping) -> Condition | None:
         path_node = mapping.get("path")
         path = self.reader.text(path_node, "path")
-        cs = self._case_sensitive(mapping)
+        cs = self.case_sensitive(mapping)
         if path is None or cs is None:
             return None
         try:
@@ -168,16 +189,16 @@ class ConditionCompiler:
 
     def field_test(self, key: Scalar, value: Node) -> Condition | None:
         """A TEST on the field `key` names (also outside a condition: an action's `recipients:`)."""
-        cs = self._case_sensitive(value)
+        cs = self.case_sensitive(value)
         if cs is None:
             return None
-        value = self._as_operators(value, key)   # type: ignore[assignment]
+        value = self.as_operators(value, key)   # type: ignore[assignment]
         if value is None:
             return None
         source = self.source(key, key.text, cs, where=value.get(WHERE) is not None)
         return None if source is None else self._test(source, value, key, cs)
 
-    def _as_operators(self, value: Node, key: Scalar) -> Mapping | None:
+    def as_operators(self, value: Node, key: Scalar) -> Mapping | None:
         """A TEST as its operator mapping: a scalar is `equals`, a list is `in`."""
         if isinstance(value, Scalar):
             return Mapping([(Scalar("equals", True, value.line, value.col), value)], value.line, value.col)
@@ -188,7 +209,7 @@ class ConditionCompiler:
             return None
         return value
 
-    def _case_sensitive(self, node: Node) -> bool | None:
+    def case_sensitive(self, node: Node) -> bool | None:
         """The test's `case_sensitive` option, read once (None after reporting a bad value)."""
         if isinstance(node, Mapping) and node.get("case_sensitive") is not None:
             return self.reader.boolean(node.get("case_sensitive"), "case_sensitive")
@@ -196,12 +217,12 @@ class ConditionCompiler:
 
     def _test(self, source: Source, ops: Mapping, at: Scalar, cs: bool) -> Condition | None:
         where = ops.key_node(WHERE)
-        checks = self._checks(source, [(k, v) for k, v in ops.items if k is not where], where is not None)
+        checks = self.checks(source, [(k, v) for k, v in ops.items if k is not where], where is not None)
         if checks is None:
             return None
         value_checks, set_checks, match_all = checks
         if where is not None:
-            parts = self._where(ops.get(WHERE), source.form.case_sensitive)  # type: ignore[arg-type]
+            parts = read_where(self, ops.get(WHERE), source.form.case_sensitive)  # type: ignore[arg-type]
             if parts is None:
                 return None
             return WhereTest(source, value_checks, set_checks, match_all, pos(at),  # type: ignore[arg-type]
@@ -211,7 +232,7 @@ class ConditionCompiler:
             return None
         return Test(source, value_checks, set_checks, match_all, pos(at))
 
-    def _checks(self, source: Source, items: list[tuple[Scalar, Node]], beside_where: bool
+    def checks(self, source: Source, items: list[tuple[Scalar, Node]], beside_where: bool
                 ) -> tuple[list[Check], list[Check], bool] | None:
         """The operators of one TEST, split into per-value and whole-set checks, and its match mode."""
         match_all, ok = False, True
@@ -246,22 +267,38 @@ class ConditionCompiler:
             self.error(key, "not-an-address", f"{name} needs an address or a domain, not "
                        f"{_FORM_NAMES.get(form.kind, form.kind)} ({form.field})", form_hint(name, form))
             return None
-        value = ARGUMENTS[op.arg].read(self, arg, positive, form)
-        if value is None:
+        list_key = _list_key(positive, arg, form)
+        if list_key in self.list_checks:      # a list used many times is built once per operator and field
+            built = self.list_checks[list_key]
+        else:
+            value = ARGUMENTS[op.arg].read(self, arg, positive, form)
+            if value is None:                 # not kept: each reference to an unknown list is reported
+                return None
+            built = self._build(op, value, arg, source)
+            if list_key is not None:
+                self.list_checks[list_key] = built   # a list that failed to build has reported it once
+        if built is None:
             return None
-        if positive in ("equals", "in") and not self._check_enum(source.field, arg, value):
-            return None
+        value, pred = built
         at, written = pos(key), as_written(arg)
         if positive == "same_as":
             return SameAs(name, written, value, same_as_key(form, value.form), at)
         if positive == "count":
             return CountCheck(value, written, at)
-        try:
-            pred = op.build(value, form)  # type: ignore[misc]
-        except LiteralError as exc:
-            self.error(arg, "bad-literal", str(exc), exc.hint)
-            return None
         return Check(name, written, value, pred, negated=name in NEGATIONS, whole=op.scope == "whole", at=at)
+
+    def _build(self, op: Operator, value: Any, arg: Node, source: Source) -> tuple[Any, Any] | None:
+        """The argument as read and the operator's predicate (None for same_as and count, which the
+        check builds); None after reporting an error."""
+        if op.name in ("equals", "in") and not self._check_enum(source.field, arg, value):
+            return None
+        if op.build is None:
+            return value, None
+        try:
+            return value, op.build(value, source.form)
+        except LiteralError as exc:
+            self.error(arg, "bad-literal", literal_message(exc, arg, self.lists, self.reader), exc.hint)
+            return None
 
     def _check_enum(self, field: FieldSpec | None, node: Node, value: Any) -> bool:
         """Verdict, enum and boolean fields take only their own values (`spf: PAS` is a typo)."""
@@ -273,52 +310,16 @@ class ConditionCompiler:
             bad = [t for t in texts if t not in ("true", "false")]
             for text in bad:
                 self.error(node, "expected-boolean", f"{field.name} must be true or false, not {text!r}",
-                           "only true and false are booleans in a policy (not yes/no/on/off)")
+                           BOOLEAN_HINT)
             return not bad
         allowed = {v.lower() for v in field.values}
-        bad = [t for t in texts if allowed and t.lower() not in allowed]
-        for text in bad:
-            self.error(node, "bad-value", f"{text!r} is not a {field.name} value ({', '.join(field.values)})",
+        literals = value if isinstance(value, list) else [value]
+        bad = [(lit, text) for lit, text in zip(literals, texts) if text.lower() not in allowed]
+        for lit, text in bad:
+            shown = provenance(node, lit, self.lists, self.reader) or repr(text)
+            self.error(node, "bad-value", f"{shown} is not a {field.name} value ({', '.join(field.values)})",
                        hint_for(text, field.values))
         return not bad
-
-    # -- where ---------------------------------------------------------------------------------
-
-    def _where(self, node: Node, cs: bool) -> list[PartTest] | None:
-        """`where: {PART: TEST, ...}`: each part's test, checked on one address."""
-        mapping = self.reader.mapping(node, "where")
-        if mapping is None:
-            return None
-        if not mapping.items:
-            self.error(mapping, "empty-condition", "where is empty", "write e.g. where: {domain: {not_in_domain: x}}")
-            return None
-        parts = [self._part_test(key, value, cs) for key, value in mapping.items]
-        return None if any(p is None for p in parts) else parts  # type: ignore[return-value]
-
-    def _part_test(self, key: Scalar, value: Node, cs: bool) -> PartTest | None:
-        part = PARTS.get(key.text) if key.text in WHERE_PARTS else None
-        if part is None:
-            self.error(key, "unknown-field", f"{key.text!r} is not a part of one address",
-                       hint_for(key.text, WHERE_PARTS) or f"parts: {', '.join(WHERE_PARTS)}")
-            return None
-        ops = self._as_operators(value, key)
-        part_cs = self._case_sensitive(value)
-        if ops is None or part_cs is None:
-            return None
-        part_cs = part_cs or cs
-        misplaced = [k for k, _ in ops.items if k.text in ("exists", "count", "match", WHERE)]
-        for k in misplaced:
-            self.error(k, "misplaced-in-where", f"{k.text} cannot stand inside where",
-                       "write it beside where: it is about the field's whole set of addresses")
-        source = PartSource(part, part_cs, key.text)
-        checks = self._checks(source, [(k, v) for k, v in ops.items if k not in misplaced], False)
-        if checks is None or misplaced:
-            return None
-        value_checks, set_checks, _ = checks
-        if not value_checks and not set_checks:
-            self.error(key, "missing-operator", f"where test of {key.text} has no operator")
-            return None
-        return PartTest(part, part_cs, value_checks, set_checks)
 
     # -- arguments (engine.lang.arguments.Context) ------------------------------------------------
 
@@ -351,17 +352,16 @@ class ConditionCompiler:
         return checks
 
 
-class PartSource(Source):
-    """The values of one part of one address (inside `where`): only its form matters at load time."""
-
-    def __init__(self, part: Any, cs: bool, label: str):
-        self.label = label
-        self.form = ValueForm(part.form, cs, label)
-
-
 class _Counted(Source):
     label = "count"
     form = _NUMBER_FORM
 
 
 _COUNTED = _Counted()
+
+
+def _list_key(op: str, arg: Node, form: ValueForm) -> tuple | None:
+    """What a check on a `{list: NAME}` argument depends on: operator, list and the values' form."""
+    if not (isinstance(arg, Mapping) and len(arg.items) == 1 and isinstance(arg.get("list"), Scalar)):
+        return None
+    return op, arg.get("list").text, form  # type: ignore[union-attr]

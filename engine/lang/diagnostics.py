@@ -30,6 +30,9 @@ class PolicyError(Exception):
         super().__init__("\n".join(str(e) for e in self.errors))
 
 
+MAX_ERRORS = 1000   # a load stops here: every error costs a message and a hint, and nobody reads more
+
+
 class Collector:
     """Gathers every error of one load, each at the position of the node it is about."""
 
@@ -40,6 +43,11 @@ class Collector:
     def error(self, node, code: str, message: str, hint: str | None = None) -> None:
         line, col = (node.line, node.col) if node is not None else (1, 1)
         self.errors.append(Diagnostic(self.file, line, col, "error", code, message, hint))
+        if len(self.errors) >= MAX_ERRORS:
+            self.errors.append(Diagnostic(self.file, line, col, "error", "too-many-errors",
+                                          f"more than {MAX_ERRORS} errors: loading stopped here",
+                                          "fix these first, then validate again"))
+            self.raise_if_any()
 
     def add(self, diagnostic: Diagnostic) -> None:
         """A diagnostic made elsewhere (a file that cannot be read, a YAML syntax error)."""

@@ -18,6 +18,7 @@ from engine.lang.lists import load_lists
 from engine.lang.named import NAME_RE, NamedConditions
 from engine.lang.reader import Reader
 from engine.lang.yamlsource import MAX_POLICY_BYTES, Mapping, Node, Scalar, compose
+from engine.mail.regex import budget as regex_budget
 from engine.policy import Policy, Rule
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ def load_policy(path: str | os.PathLike, environ: TMapping[str, str] | None = No
     """Load a policy file; lists and `base_dir` resolve against its folder."""
     file = str(path)
     try:
-        text = read_text(path, MAX_POLICY_BYTES, "policy")
+        text = read_text(path, MAX_POLICY_BYTES, "policy")     # a FIFO or device is refused, not waited on
     except FileProblem as problem:
         raise PolicyError([Diagnostic(file, problem.line, problem.col, "error", problem.code, problem.message,
                                       problem.hint)]) from None
@@ -44,7 +45,7 @@ def load_policy_text(text: str, base_dir: str | os.PathLike = ".", *, file: str 
                      name: str | None = None, environ: TMapping[str, str] | None = None) -> Policy:
     """Load a policy from text. Raises PolicyError carrying every diagnostic found."""
     collector = Collector(file)
-    root = compose(text, file, collector)
+    root = compose(text, file, collector)      # a duplicate key does not hide the other errors
     interpolator = Interpolator(os.environ if environ is None else environ)
     reader = Reader(collector, interpolator)
     if root is None:
@@ -55,7 +56,8 @@ def load_policy_text(text: str, base_dir: str | os.PathLike = ".", *, file: str 
     if doc is None:
         collector.raise_if_any()
     builder = _PolicyBuilder(reader, doc, Path(base_dir))   # type: ignore[arg-type]
-    policy = builder.build(name or "<string>", file, text)
+    with regex_budget():       # every pattern of the policy draws on one RE2 program budget (SPEC 3.8)
+        policy = builder.build(name or "<string>", file, text)
     collector.raise_if_any()
     return policy
 
@@ -107,7 +109,7 @@ class _PolicyBuilder:
     def _rules(self, compiler: ConditionCompiler) -> list[Rule]:
         node = self.doc.get("rules")
         if node is None:
-            self.reader.error(self.doc, "missing-key", "policy has no rules", "add rules: [] (an empty list is allowed)")
+            self.reader.error(self.doc, "missing-key", "policy has no rules", "add rules: [], an empty list is allowed")
             return []
         seq = self.reader.sequence(node, "rules")
         if seq is None:
@@ -127,19 +129,20 @@ class _PolicyBuilder:
             return None
         reader.check_keys(mapping, RULE_KEYS, "a rule")
         name = self._rule_name(mapping, seen)
+        when = mapping.get("when")
         actions_node = mapping.get("actions")
         actions = () if actions_node is None else self._actions(compiler).read(actions_node, name or "")
         disposition = None
         if mapping.get("disposition") is not None:
             disposition = reader.choice(mapping.get("disposition"), "disposition", DISPOSITIONS)
-        elif actions_node is None:
+        elif actions_node is None and not (isinstance(when, Mapping) and when.get("disposition") is not None):
+            # (a disposition indented under `when:` is reported by the compiler, where it stands)
             reader.error(mapping, "missing-key", f"rule {name or ''} has neither disposition nor actions".replace("  ", " "),
-                         "add disposition: CONTINUE, STOP_RULE or STOP_RULE_SET (or actions: a routing rule)")
+                         "add disposition: CONTINUE, STOP_RULE or STOP_RULE_SET, or actions: for a routing rule")
         enabled = True if mapping.get("enabled") is None else reader.boolean(mapping.get("enabled"), "enabled")
         mode = "enforce" if mapping.get("mode") is None else reader.choice(mapping.get("mode"), "mode", MODES)
         description = self._text_of(mapping, "description")
         ignore = self._lint_ignore(mapping.get("lint"))
-        when = mapping.get("when")
         condition = None if when is None else compiler.condition(when, "when")
         if None in (name, enabled, mode, actions) or (when is not None and condition is None) \
                 or (disposition is None and (actions_node is None or mapping.get("disposition") is not None)):

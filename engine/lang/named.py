@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from engine.conditions import Condition, Named, Pos
 from engine.lang.reader import Reader
 from engine.lang.yamlsource import Node, Scalar
-from engine.suggest import hint_for
+from engine.suggest import Names, hint_for
 
 if TYPE_CHECKING:
     from engine.lang.compiler import ConditionCompiler
@@ -37,6 +37,7 @@ class NamedConditions:
                 reader.error(key, "bad-name", f"condition name {key.text!r} may only hold A-Z a-z 0-9 _ . -")
             self.nodes[key.text] = value
             self.keys[key.text] = Pos(key.line, key.col)
+        self.names = Names(self.nodes)       # did-you-mean, once per distinct misspelt name
 
     def reference(self, node: Node) -> Named | None:
         """`{condition: NAME}`: a reference, linked to its target by `link()`."""
@@ -45,7 +46,7 @@ class NamedConditions:
             return None
         if name not in self.nodes:
             self.reader.error(node, "unknown-condition", f"unknown named condition {name!r}",
-                              hint_for(name, self.nodes) or "define it under `conditions:`")
+                              hint_for(name, self.names) or "define it under `conditions:`")
             return None
         ref = Named(name, Pos(node.line, node.col))
         self.refs.append((ref, node))  # type: ignore[arg-type]

@@ -6,12 +6,13 @@ None, so one load collects every error instead of stopping at the first.
 from __future__ import annotations
 
 from engine.lang.diagnostics import Collector
-from engine.lang.interpolation import InterpolationError, Interpolator
+from engine.lang.interpolation import RESERVED_HINT, InterpolationError, Interpolator
 from engine.lang.yamlsource import Mapping, Node, Scalar, Sequence
 from engine.mail.values import NumberLiteral, parse_number
 from engine.suggest import hint_for
 
 _KIND = {Scalar: "a scalar", Sequence: "a list", Mapping: "a mapping"}
+BOOLEAN_HINT = "only true and false are booleans in a policy, not yes/no/on/off"
 
 Literal = str | NumberLiteral
 
@@ -26,15 +27,38 @@ class Reader:
         self.interpolator = interpolator
 
     def error(self, node, code: str, message: str, hint: str | None = None) -> None:
-        self.collector.error(node, code, message, hint)
+        """Report at the node; a value read from the environment never reaches the message (SPEC 3.6)."""
+        redact = self.interpolator.redact
+        self.collector.error(node, code, redact(message), hint and redact(hint))
 
     def _source(self, node: Scalar) -> str | None:
         try:
             return self.interpolator.substitute(node.text)
         except InterpolationError as exc:
-            hint = f"set {exc.name}, or write ${{{exc.name}:-default}}" if exc.name else "write $${ for a literal ${"
-            self.error(node, "interpolation", str(exc), hint)
+            self.interpolation_error(node, exc)
             return None
+
+    def value_of(self, node: Scalar) -> str | None:
+        """The scalar's text after interpolation, without reporting anything (None if it fails)."""
+        try:
+            return self.interpolator.substitute(node.text)
+        except InterpolationError:
+            return None
+
+    def interpolation_error(self, node: Node | None, exc: InterpolationError) -> None:
+        if exc.reserved:
+            self.error(node, "reserved-variable", str(exc), RESERVED_HINT)
+        elif exc.name:
+            self.error(node, "interpolation", str(exc), f"set {exc.name}, or write ${{{exc.name}:-default}}")
+        else:
+            self.error(node, "interpolation", str(exc), "write $${ for a literal ${")
+
+    @staticmethod
+    def shown(node: Node | None, value: str) -> str:
+        """`value` quoted for a message; a value that came from `${VAR}` is shown as written, never its value."""
+        if isinstance(node, Scalar) and "$" in node.text and node.text != value:
+            return repr(node.text)
+        return repr(value)
 
     def text(self, node: Node | None, what: str) -> str | None:
         """A string: the source text of a plain scalar, so `off` stays `off`."""
@@ -61,7 +85,7 @@ class Reader:
             return None
         number = parse_number(value.strip())
         if number is None:
-            self.error(node, "expected-number", f"{what} must be a number, not {value!r}",
+            self.error(node, "expected-number", f"{what} must be a number, not {self.shown(node, value)}",
                        "write an ASCII decimal number such as 10, -2.5 or 1e3")
         return number
 
@@ -71,8 +95,8 @@ class Reader:
             return None
         if value in ("true", "false"):
             return value == "true"
-        self.error(node, "expected-boolean", f"{what} must be true or false, not {value!r}",
-                   "only true and false are booleans in a policy (not yes/no/on/off)")
+        self.error(node, "expected-boolean", f"{what} must be true or false, not {self.shown(node, value)}",
+                   BOOLEAN_HINT)
         return None
 
     def choice(self, node: Node | None, what: str, choices: tuple[str, ...]) -> str | None:
@@ -83,7 +107,7 @@ class Reader:
         for choice in choices:
             if value.lower() == choice.lower():
                 return choice
-        self.error(node, "bad-value", f"{what} must be one of {', '.join(choices)}, not {value!r}",
+        self.error(node, "bad-value", f"{what} must be one of {', '.join(choices)}, not {self.shown(node, value)}",
                    hint_for(value, choices))
         return None
 

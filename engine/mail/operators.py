@@ -27,9 +27,13 @@ ValuePred = Callable[[Any, Any], bool]
 
 
 class LiteralError(ValueError):
-    def __init__(self, message: str, hint: str | None = None):
+    """A literal an operator cannot take; `literal` is the one at fault, when one is (the loader names
+    where it came from: a list file's or a variable's entry, a `${VAR}` as written)."""
+
+    def __init__(self, message: str, hint: str | None = None, literal: Any = None):
         super().__init__(message)
         self.hint = hint
+        self.literal = literal
 
 
 @dataclass(frozen=True)
@@ -72,11 +76,11 @@ def _address_literal(lit: str, form: ValueForm) -> str:
         parsed = addresses.parse_literal(lit)
         if parsed is None:
             hint = f"to test the domain write {form.base}.domain" if "@" not in lit else None
-            raise LiteralError(f"{lit!r} is not one e-mail address", hint)
+            raise LiteralError(f"{lit!r} is not one e-mail address", hint, lit)
         return f"{text_key(cs)(parsed.local)}@{parsed.domain}"
     if form.kind == "domain":
         if "@" in lit:
-            raise LiteralError(f"{lit!r} is an address, not a domain", f"use {form.base}.address")
+            raise LiteralError(f"{lit!r} is an address, not a domain", f"use {form.base}.address", lit)
         return addresses.normalize_domain(lit)
     return text_key(cs)(lit)
 
@@ -141,18 +145,20 @@ def _regex_pred(program, key: Callable[[str], str], method: str) -> ValuePred:
     return _on_text(test)
 
 
-def _compile(patterns: list[str], cs: bool):
+def _compile(literals: list, patterns: list[str], cs: bool):
+    """The RE2 program of `patterns`, the translation of `literals`; an error names the literal."""
     try:
         return regex.compile_any(patterns, case_sensitive=cs)
     except regex.RegexError as exc:
-        raise LiteralError(str(exc), exc.hint) from None
+        literal = literals[patterns.index(exc.pattern)]
+        raise LiteralError(exc.template.format(regex.quoted(_literal_text(literal))), exc.hint, literal) from None
 
 
 def build_matches(literals, form: ValueForm) -> ValuePred:
     """RE2 search on the value's match form without folding; the pattern is never normalised,
     case-insensitivity is RE2's own flag (folding would turn a pattern's \\D into \\d)."""
-    return _regex_pred(_compile([_literal_text(p) for p in literals], form.case_sensitive), match_form_keep_case,
-                       "search")
+    patterns = [_literal_text(p) for p in literals]
+    return _regex_pred(_compile(literals, patterns, form.case_sensitive), match_form_keep_case, "search")
 
 
 def glob_to_regex(pattern: str) -> str:
@@ -165,7 +171,7 @@ def glob_to_regex(pattern: str) -> str:
 
 def build_glob(literals, form: ValueForm) -> ValuePred:
     """Like `matches`: the pattern as written (NFKC would make a full-width ＊ a wildcard)."""
-    program = _compile([glob_to_regex(_literal_text(p)) for p in literals], form.case_sensitive)
+    program = _compile(literals, [glob_to_regex(_literal_text(p)) for p in literals], form.case_sensitive)
     return _regex_pred(program, match_form_keep_case, "fullmatch")
 
 
@@ -187,7 +193,8 @@ def build_in_domain(literals, form: ValueForm) -> ValuePred:
     for lit in literals:
         text = _literal_text(lit).strip().lstrip("*").lstrip(".")
         if "@" in text or not text:
-            raise LiteralError(f"{_literal_text(lit)!r} is not a domain", "write example.com (subdomains included)")
+            raise LiteralError(f"{_literal_text(lit)!r} is not a domain", "write example.com; subdomains are included",
+                               lit)
         domains.add(addresses.normalize_domain(text))
     wanted = frozenset(domains)
     longest = max(map(len, wanted))

@@ -49,6 +49,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
+from engine.files import read_regular
 from engine.mail.addresses import parse_addresses
 from engine.mail.commonheaders import REFERENCE, UNSAFE_TEXT, Headers, common_headers, decode_bytes, strip_angles
 from engine.mail.fields import DMARC_POLICIES, FIELDS, VERDICTS, FieldSpec
@@ -60,7 +61,8 @@ HEADER_FIELDS: dict[str, FieldSpec] = {f.name: f for f in FIELDS.values() if f.h
 # The verdicts, by the receipt member that holds them (`spf` -> `spfVerdict`).
 VERDICT_FIELDS = {f.name: f.paths[0].split(".")[2] for f in FIELDS.values() if f.kind == "verdict"}
 ADDRESS_FIELDS = (*(name for name, f in HEADER_FIELDS.items() if f.is_address), "recipient")
-EVENT_FIELDS = (*HEADER_FIELDS, "sender", "recipient", *VERDICT_FIELDS, "dmarc_policy", "header", "eml")
+FIELDS_AND_FILE = (*HEADER_FIELDS, "sender", "recipient", *VERDICT_FIELDS, "dmarc_policy", "header", "eml")
+EVENT_FIELDS = FIELDS_AND_FILE[:-1]    # what a message lists: `eml` names a file to start from, not a field
 
 HEADERS_LIMIT = 10 * 1024
 EPOCH = "1970-01-01T00:00:00.000Z"
@@ -69,6 +71,13 @@ DEFAULT_RECIPIENT = "recipient@example.com"
 ASSUMABLE = (*VERDICT_FIELDS, "dmarc_policy")   # what a message without SES's block cannot tell
 PROCESSING_TIME_MS = 574
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:ses-rules"
+# RFC 5322 section 3.6 fields, trace fields and MIME's: a message holds at least one of them, and a YAML
+# file read as a message (`version: 1`, `rules: []`: "headers" version and rules) holds none.
+MAIL_HEADERS = frozenset({
+    "date", "from", "sender", "reply-to", "to", "cc", "bcc", "message-id", "in-reply-to", "references",
+    "subject", "comments", "keywords", "resent-date", "resent-from", "resent-sender", "resent-to",
+    "resent-cc", "resent-bcc", "resent-message-id", "return-path", "received", "mime-version",
+    "content-type", "content-transfer-encoding", "delivered-to", "x-ses-receipt"})
 
 # RFC 5322 4.5 obs-fields allow white space before the colon (`From  : x`); the stdlib parser
 # would end the header block there, so it is removed first (header block only).
@@ -102,7 +111,7 @@ def build_event(fields: Mapping[str, Any]) -> dict:
     if eml is None:
         return _assemble(_flag_headers(clean), clean, b"").event
     try:
-        data = Path(eml).read_bytes()
+        data = read_regular(eml)
     except OSError as exc:
         raise EventFieldError("eml", f"eml: cannot read {eml}: {exc.strerror or exc}") from None
     return _assemble(read_headers(data), clean, data).event
@@ -127,7 +136,7 @@ def normalize_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"event fields must be a mapping, not {type(fields).__name__}")
     clean: dict[str, Any] = {}
     for key, value in fields.items():
-        if key not in EVENT_FIELDS:
+        if key not in FIELDS_AND_FILE:
             close = did_you_mean(str(key), EVENT_FIELDS)
             hint = f" (did you mean {close}?)" if close else ""
             raise EventFieldError(str(key), f"unknown event field {key!r}{hint}; fields: {', '.join(EVENT_FIELDS)}")
@@ -170,6 +179,9 @@ def read_headers(data: bytes) -> Headers:
     if not headers or not _FIELD_NAME.fullmatch(headers[0][0]):
         raise ValueError("not an e-mail message: it does not start with a header field "
                          "(NAME: value)")
+    if not any(name.lower() in MAIL_HEADERS for name, _ in headers):
+        raise ValueError("not an e-mail message: none of its header fields is a mail header "
+                         "such as From, To, Subject, Date, Message-ID or Received")
     return headers
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -30,12 +31,18 @@ from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from engine.files import read_regular
 from engine.mail.sesevent import lambda_event
 from engine.replay import archive
 from engine.replay.rows import Input, from_message
 
 SUFFIXES = {".json": "json", ".eml": "eml"}
 _BOM = b"\xef\xbb\xbf"
+A_POLICY = ("a policy, not a message or an event: dry-run takes one policy, then inputs; "
+            "did you mean diff, to compare two policies?")
+A_YAML_FILE = "a YAML file, not a message (.eml) or an SES event (.json)"
+MAX_SNIFF = 64 * 1024        # a policy's keys are near its top; a large message is not scanned whole
+_POLICY_KEYS = re.compile(rb"^(version|rules)[ \t]*:", re.MULTILINE)
 
 __all__ = ["Input", "Source", "plan_inputs", "read_inputs", "read_input", "to_lambda_event"]
 
@@ -69,10 +76,13 @@ def plan_inputs(args: Sequence[str], stdin: BinaryIO | None = None, jobs: int = 
 
 def read_input(label: str, data: bytes, kind: str) -> Input:
     """An input from bytes: ``kind`` is ``json``, ``eml`` or ``sniff``."""
+    if label.lower().endswith((".yaml", ".yml")) and kind != "json":
+        return Input(label, None, A_POLICY if _is_policy(data) else A_YAML_FILE)
     if kind == "sniff":
         kind = "json" if data.removeprefix(_BOM).lstrip()[:1] in (b"{", b"[") else "eml"
     if kind == "eml":
-        return from_message(label, data)
+        item = from_message(label, data)
+        return Input(label, None, A_POLICY) if item.event is None and _is_policy(data) else item
     try:
         return Input(label, _from_json(data))
     except ValueError as exc:
@@ -142,12 +152,17 @@ def _plan_directory(arg: str, root: Path) -> Iterator[Source]:
 
 def _read_file(label: str, path: Path) -> Input:
     try:
-        data = path.read_bytes()
+        data = read_regular(path)           # a FIFO named b.eml is refused, not waited on
     except FileNotFoundError:
         return Input(label, None, "no such file")
     except OSError as exc:
         return Input(label, None, f"cannot read: {exc.strerror or exc}")
     return read_input(label, data, SUFFIXES.get(path.suffix.lower(), "sniff"))
+
+
+def _is_policy(data: bytes) -> bool:
+    """Text with the top-level `version:` and `rules:` keys of a policy (read when it is no message)."""
+    return {m.group(1) for m in _POLICY_KEYS.finditer(data[:MAX_SNIFF])} == {b"version", b"rules"}
 
 
 def _from_json(data: bytes) -> dict:

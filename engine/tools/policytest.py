@@ -12,6 +12,7 @@ from typing import Any
 
 from engine.actions.registry import ACTION_TYPES, preview
 from engine.decision import DISPOSITIONS
+from engine.files import read_regular
 from engine.lang.diagnostics import Collector, Diagnostic, PolicyError
 from engine.lang.files import FileProblem, read_text
 from engine.lang.loader import load_policy
@@ -122,7 +123,7 @@ class FileResult:
     file: str
     policy_file: str | None = None
     policy: Any = None
-    errors: list[Diagnostic] = field(default_factory=list)   # the file could not run (each counts as a failure)
+    errors: list[Diagnostic] = field(default_factory=list)   # why the file could not run: together one failure
     cases: list[CaseResult] = field(default_factory=list)
 
     @property
@@ -131,7 +132,7 @@ class FileResult:
 
     @property
     def failed(self) -> int:
-        return sum(not c.passed for c in self.cases) + len(self.errors)
+        return sum(not c.passed for c in self.cases) + bool(self.errors)
 
 
 class _Reader:
@@ -232,7 +233,7 @@ def _case_event(reader: _Reader, case: Mapping, folder: Path) -> dict:
     if eml is not None:
         path = folder / reader.text(eml, "eml", case)
         try:
-            return event_from_eml(path.read_bytes(), fields)
+            return event_from_eml(read_regular(path), fields)
         except OSError as exc:
             raise reader.fail(eml, f"cannot read {path}: {exc.strerror or exc}", code="unreadable") from None
         except EventFieldError as exc:   # a bad field
@@ -282,7 +283,7 @@ def run_test_file(path: str | Path) -> FileResult:
         env_node = top.get("env")
         env = {k.text: reader.text(v, f"env.{k.text}", k) for k, v in
                reader.mapping(env_node, "env", None, top).items} if env_node is not None else {}
-        if not policy_path.is_file():
+        if not policy_path.exists():
             raise reader.fail(policy_node, f"policy file {policy_path} does not exist")
         result.policy = load_policy(policy_path, environ={**os.environ, **env})
         cases = top.get("cases")

@@ -12,9 +12,10 @@ from typing import Any
 from engine.actions.registry import ACTION_TYPES
 from engine.decision import DISPOSITIONS
 from engine.lang.arguments import ARGUMENTS, INTERPOLATED, NUMBER_SCHEMA
-from engine.lang.compiler import COMBINATORS, MATCH_MODES, TEST_OPTIONS, WHERE
+from engine.lang.compiler import COMBINATORS, MATCH_MODES, TEST_OPTIONS
 from engine.lang.loader import MODES, POLICY_KEYS, RULE_KEYS, VERSIONS
 from engine.lang.named import NAME_RE
+from engine.lang.where import WHERE
 from engine.mail.fields import FIELDS, HEADER_DOC, HEADER_PREFIX, PARTS, WHERE_PARTS, field_names
 from engine.mail.operators import COUNT_OPERATORS, NEGATIONS, OPERATORS
 from engine.tools.lint import CODES

@@ -189,10 +189,23 @@ def test_large_list_file_loads_and_decides(tmp_path, hang_guard) -> None:
     assert (miss.disposition, miss.rule) == ("CONTINUE", None)
 
 
-def test_endless_list_file_is_read_only_up_to_the_limit(tmp_path, hang_guard, security_report) -> None:
-    """`{file: /dev/zero}`: the loader reads at most MAX_LIST_BYTES + 1, then refuses."""
-    path = _list_policy(tmp_path, "/dev/zero")
-    error = refusal(lambda: load_policy(path), hang_guard, "a list file that never ends")
+def test_device_as_list_file_is_refused_unread(tmp_path, hang_guard, security_report) -> None:
+    """`{file: /dev/zero}`, directly or through a symlink in the policy's folder: refused before a byte is read."""
+    (tmp_path / "zero.txt").symlink_to("/dev/zero")
+    for name in ("/dev/zero", "zero.txt"):
+        path = _list_policy(tmp_path, name)
+        error = refusal(lambda: load_policy(path), hang_guard, "a list file that never ends")
+        assert "list-file" in codes(error) and "outside the policy's folder" in str(error)
+        assert peak_allocation(lambda: load_policy(path)) < 8 * MB
+    security_report["hostile policies"] += 1
+
+
+def test_oversized_list_file_is_read_only_up_to_the_limit(tmp_path, hang_guard, security_report) -> None:
+    """A regular list file larger than MAX_LIST_BYTES: the loader reads MAX_LIST_BYTES + 1, then refuses."""
+    with open(tmp_path / "huge.txt", "wb") as handle:
+        handle.truncate(MAX_LIST_BYTES + 4096)          # sparse: no disk used
+    path = _list_policy(tmp_path, "huge.txt")
+    error = refusal(lambda: load_policy(path), hang_guard, "a list file over the limit")
     assert "list-too-large" in codes(error)
     assert peak_allocation(lambda: load_policy(path)) < MAX_LIST_BYTES + 32 * MB
     security_report["hostile policies"] += 1
@@ -245,3 +258,61 @@ def test_catastrophic_backtracking_patterns_run_linearly(pattern: str, matches_a
         missed, hit = policy.evaluate(near_miss), policy.evaluate(all_a)
     assert (missed.disposition, missed.errors) == ("CONTINUE", [])
     assert hit.disposition == ("STOP_RULE_SET" if matches_all_a else "CONTINUE")
+
+
+# -- loading bounded in time (SPEC 3.8): asserted as counts, timed only by `make bench` -------------
+
+def test_regex_bomb_is_refused_after_one_capped_compile(hang_guard, security_report, monkeypatch) -> None:
+    """618 patterns `\\pL{300}...` (8 KB, fits an SSM parameter) took 95 s to validate: 150 ms of RE2 each."""
+    from benchmarks.hostile_loading import regex_bomb
+    from engine.mail import regex
+    ledgers = []
+    real = regex.Budget
+    monkeypatch.setattr(regex, "Budget", lambda *a: ledgers.append(real(*a)) or ledgers[-1])
+    error = refusal(lambda: load_policy_text(regex_bomb(618)), hang_guard, "618 \\pL{300} patterns")
+    assert [d.code for d in error.errors] == ["bad-literal"] and "is too large" in error.errors[0].message
+    rules = "".join(f"  - {{name: r{i}, disposition: STOP_RULE, when: {{subject: {{matches: '\\pL{{300}}{i:x}'}}}}}}\n"
+                    for i in range(618))
+    error = refusal(lambda: load_policy_text("version: 1\nrules:\n" + rules), hang_guard, "618 rules")
+    assert len(error.errors) == 1                          # the others are not compiled past a few KB
+    for ledger in ledgers:
+        assert ledger.compile_memory <= (regex.COMPILE_BYTES_PER_INSTRUCTION * regex.MAX_PROGRAM
+                                         + 618 * regex.COMPILE_FLOOR)
+    security_report["hostile policies"] += 2
+
+
+def test_hint_bomb_asks_difflib_once_per_distinct_name(hang_guard, security_report, monkeypatch) -> None:
+    """15,000 lists and 5,000 references to a misspelt one: did-you-mean over every name per reference
+    took about 11 minutes. Now: one search per distinct name, over a bounded neighbourhood."""
+    import difflib
+
+    from benchmarks.hostile_loading import hint_bomb
+    from engine import suggest
+    from engine.lang.diagnostics import MAX_ERRORS
+    searched: list[int] = []
+    real = difflib.get_close_matches
+    monkeypatch.setattr(difflib, "get_close_matches",
+                        lambda word, candidates, **kw: searched.append(len(candidates)) or real(word, candidates, **kw))
+    error = refusal(lambda: load_policy_text(hint_bomb()), hang_guard, "15,000 lists, 5,000 misspelt references")
+    assert {d.code for d in error.errors} == {"unknown-list", "too-many-errors"}
+    assert len(error.errors) == MAX_ERRORS + 1
+    assert searched == [] or (len(searched) == 1 and searched[0] <= suggest.MAX_CANDIDATES)
+    distinct = "".join(f"    - {{subject: {{in: {{list: x{i}q}}}}}}\n" for i in range(600))
+    text = hint_bomb(references=0).replace("    any:\n", "    any:\n" + distinct)
+    searched.clear()
+    refusal(lambda: load_policy_text(text), hang_guard, "600 distinct misspelt lists")
+    assert len(searched) <= suggest.MAX_FUZZY_WORDS and max(searched) <= suggest.MAX_CANDIDATES
+    security_report["hostile policies"] += 2
+
+
+def test_a_policy_at_the_node_bound_composes_without_the_python_parser(monkeypatch) -> None:
+    """PyYAML's pure-Python parser took about 2 s for 100,000 nodes; libyaml composes them (when present)."""
+    import yaml
+
+    from engine.lang import yamlsource
+    if not hasattr(yaml, "CSafeLoader"):
+        pytest.skip("PyYAML without libyaml: the pure-Python parser is the fallback")
+    assert yamlsource._LOADER is yaml.CSafeLoader
+    monkeypatch.setattr(yaml.SafeLoader, "get_event", lambda self: pytest.fail("the pure-Python parser ran"))
+    lines = ["version: 1", "lists:", *(f"  l{i}: [a, b]" for i in range(MAX_NODES // 5)), "rules: []"]
+    assert len(load_policy_text("\n".join(lines) + "\n").lists) == MAX_NODES // 5

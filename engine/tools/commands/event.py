@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import TextIO
 
+from engine.files import read_regular
 from engine.mail.fields import DMARC_POLICIES, VERDICTS
 from engine.mail.sesevent import (
     ADDRESS_FIELDS,
@@ -74,7 +74,7 @@ def _read_eml(path: str) -> bytes:
     if path == "-":
         return sys.stdin.buffer.read()
     try:
-        return Path(path).read_bytes()
+        return read_regular(path)            # a FIFO is refused, not waited on
     except FileNotFoundError:
         raise UsageError(f"--eml {path}: no such file") from None
     except OSError as exc:
