@@ -4,13 +4,13 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: install test test-fast demo bench package fuzz schema clean
+.PHONY: install test test-fast demo bench package fuzz schema serve clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,cdk]'
 	touch $(STAMP)
 
 test: install
@@ -27,6 +27,12 @@ demo: install
 bench: install
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[bench]'
 	$(BIN)/python -m benchmarks
+
+# A local SMTP server on 127.0.0.1:2525 deciding with the default policy; CONTINUE mail lands in
+# build/maildir. More options: make serve SERVE_ARGS='--watch --relay 127.0.0.1:1025'
+SERVE_ARGS ?=
+serve: install
+	$(BIN)/ses-rules serve policies/default.yaml --maildir build/maildir $(SERVE_ARGS)
 
 package: install
 	$(BIN)/python scripts/package.py

@@ -17,7 +17,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from engine.aws import telemetry
+from engine.aws import telemetry, tracing
 from engine.aws.actionqueue import ActionQueue, queue_actions
 from engine.aws.policysource import PolicySource
 from engine.aws.settings import Settings
@@ -29,6 +29,7 @@ NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "SesRules"
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+tracer = tracing.tracer(SERVICE)      # None unless the X-Ray SDK is packaged and tracing is on
 _queue = ActionQueue.from_env()       # the SQS client, made here only when ACTIONS_QUEUE_URL is set
 
 
@@ -63,7 +64,8 @@ def _handle(event: Any, context: Any) -> dict[str, str]:
     return {"disposition": disposition if disposition in DISPOSITIONS else source.settings.on_error}
 
 
-_handle_in_context = logger.inject_lambda_context(clear_state=True)(_handle)
+# Inside lambda_handler's guard: whatever the tracer does, SES gets an answer.
+_handle_in_context = tracing.capture(tracer, logger.inject_lambda_context(clear_state=True)(_handle))
 
 
 def _decide(event: Any, source: PolicySource) -> telemetry.Outcome:
@@ -108,3 +110,6 @@ def action_function() -> Any:
 def action_handler(event: Any, context: Any) -> dict[str, Any]:
     """The action function (SQS, partial batch responses): runs the actions lambda_handler queued."""
     return action_function().handle(event, context)
+
+
+action_handler = tracing.capture(tracer, action_handler)   # a `## action_handler` subsegment when tracing

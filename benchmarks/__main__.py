@@ -1,6 +1,6 @@
 """`python -m benchmarks` (`make bench`): run every benchmark, print the table, write the JSON.
 
-Options: `--only N ...` runs some of them (1-8), `--quick` measures once with small
+Options: `--only N ...` runs some of them (1-9), `--quick` measures once with small
 sizes (a smoke run: its figures mean nothing), `--out DIR` writes the JSON elsewhere.
 """
 from __future__ import annotations
@@ -11,13 +11,14 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from . import actions, coldstart, evaluation, hostile, lists, replay, size
+from . import actions, coldstart, evaluation, hostile, lists, replay, serve, size
 from .events import load_events
 from .report import RESULTS, Row, table, write
 from .timing import Settings
 
 NAMES = {"1": "evaluation vs hand-written", "2": "naive design", "3": "list scaling", "4": "policy size",
-         "5": "cold start", "6": "hostile input", "7": "replay throughput", "8": "actions"}
+         "5": "cold start", "6": "hostile input", "7": "replay throughput", "8": "actions",
+         "9": "serve throughput"}
 
 
 def _suite(settings: Settings, quick: bool, only: set[str]) -> list[tuple[str, Callable[[], Any]]]:
@@ -38,6 +39,8 @@ def _suite(settings: Settings, quick: bool, only: set[str]) -> list[tuple[str, C
         suite.append(("7", lambda: replay.run(quick)))
     if "8" in only:
         suite.append(("8", lambda: actions.run(settings, quick)))
+    if "9" in only:
+        suite.append(("9", lambda: serve.run(quick)))
     return suite
 
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # System packages the tests need (Debian/Ubuntu), installed before `make install`.
 #   dovecot-sieve: `sieve-test` (Pigeonhole), the reference for tests/security/test_sieve_differential.py.
+#   nodejs: `node`, which aws-cdk-lib (jsii) runs on for tests/test_cdk.py and test_deploy_parity.py.
+#   swaks: the SMTP test tool operators use, a real client for tests/test_serve_clients.py.
 # Idempotent: does nothing when every tool is already on PATH.
 set -euo pipefail
 
-PACKAGES=(dovecot-sieve)
-TOOLS=(sieve-test)
+PACKAGES=(dovecot-sieve swaks nodejs)
+TOOLS=(sieve-test swaks node)
 
 missing=0
 for tool in "${TOOLS[@]}"; do

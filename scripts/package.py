@@ -14,7 +14,9 @@ answer ON_ERROR for every mail in Lambda.
 Usage: python scripts/package.py [--out dist/ses-rules-lambda.zip] [--measure N]
 Environment: ARCH=x86_64 (default) or arm64 (the template's `Architecture`
 parameter must match); RUNTIME_PYTHON=/path/to/python3.12 to choose the
-interpreter that compiles the bytecode (default: pyenv's 3.12, then PATH).
+interpreter that compiles the bytecode (default: pyenv's 3.12, then PATH);
+TRACING=1 to add the X-Ray SDK (pyproject's `tracing` extra) for the templates'
+Tracing parameter.
 """
 from __future__ import annotations
 
@@ -97,6 +99,14 @@ def dependencies(pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
         return list(tomllib.load(f)["project"]["dependencies"])
 
 
+def tracing_requirements(enabled: bool, pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
+    """The `tracing` extra (the X-Ray SDK) when TRACING=1; without it the handler never loads the Tracer."""
+    if not enabled:
+        return []
+    with pyproject.open("rb") as f:
+        return list(tomllib.load(f)["project"]["optional-dependencies"]["tracing"])
+
+
 def platform_tags(arch: str) -> list[str]:
     """Every manylinux tag the runtime's glibc accepts, newest first.
 
@@ -134,14 +144,14 @@ def _pyenv_root() -> str | None:
     return out.stdout.strip() or None
 
 
-def install_dependencies(target: Path, tags: list[str]) -> None:
+def install_dependencies(target: Path, tags: list[str], extra: list[str]) -> None:
     """pip-install the wheels for the runtime's Python and Linux (`tags`) into `target`."""
     cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
            "--target", str(target), "--no-compile", "--only-binary=:all:",
            "--implementation", "cp", "--python-version", RUNTIME_VERSION]
     for tag in tags:
         cmd += ["--platform", tag]
-    result = subprocess.run(cmd + dependencies(), capture_output=True, text=True)
+    result = subprocess.run(cmd + dependencies() + extra, capture_output=True, text=True)
     if result.returncode != 0:
         raise PackageError("pip could not install the dependencies for "
                            f"python{RUNTIME_VERSION} on {tags[0]}:\n{result.stderr.strip()}")
@@ -227,7 +237,7 @@ def cold_import_ms(trees: dict[str, Path], python: Path, runs: int) -> dict[str,
 
 
 def build(out: Path = DIST_ZIP, staging: Path = STAGING, arch: str = "x86_64",
-          python: Path | None = None, measure: int = 0) -> dict:
+          python: Path | None = None, measure: int = 0, tracing: bool = False) -> dict:
     """Build the zip at `out`; returns what was built (and, with `measure`, the import times)."""
     check_policies()
     tags = platform_tags(arch)
@@ -237,10 +247,10 @@ def build(out: Path = DIST_ZIP, staging: Path = STAGING, arch: str = "x86_64",
                            f"install it (`pyenv install {RUNTIME_VERSION}`) or set RUNTIME_PYTHON")
     _remove(staging)
     staging.mkdir(parents=True)
-    install_dependencies(staging, tags)
+    install_dependencies(staging, tags, tracing_requirements(tracing))
     prune(staging)
     copy_code(staging)
-    report: dict = {"zip": out, "arch": arch, "python": python}
+    report: dict = {"zip": out, "arch": arch, "python": python, "tracing": tracing}
     source_only = staging.with_name(staging.name + "-source")
     if measure:
         _remove(source_only)
@@ -264,12 +274,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         report = build(out=args.out.resolve(), arch=os.environ.get("ARCH", "x86_64"),
-                       measure=args.measure)
+                       measure=args.measure, tracing=os.environ.get("TRACING", "") not in ("", "0"))
     except PackageError as exc:
         print(f"package: error: {exc}", file=sys.stderr)
         return 1
     print(f"{report['zip']}: {report['size'] / 1e6:.2f} MB ({report['size']} bytes), "
-          f"{report['files']} files, {report['arch']}, bytecode by {report['python']}")
+          f"{report['files']} files, {report['arch']}, bytecode by {report['python']}"
+          f"{', with the X-Ray SDK (TRACING=1)' if report['tracing'] else ''}")
     if args.measure:
         print(f"cold `import handler`, median of {args.measure}: "
               f"{report['import_ms']['source']:.0f} ms from source, "

@@ -69,6 +69,7 @@ SLOW_MODULES = {
     "test_sieve_differential.py", "test_spoofing.py",
     "test_precommit.py", "test_archive_s3.py", "test_streaming.py", "test_replay_template.py",
     "test_package_gate.py", "test_actionfunction.py", "test_handler_actions.py", "test_blocking_reads.py",
+    "test_cdk.py", "test_tracing.py", "test_serve.py", "test_serve_clients.py", "test_deploy_parity.py",
 }
 
 

@@ -65,7 +65,7 @@ def settings(tmp_path: Path, ssm: str = "") -> Settings:
     bundled = tmp_path / "bundled.yaml"
     bundled.write_text(policy_text("bundled"))
     return Settings(ssm_parameter=ssm, policy_file=bundled, on_error="CONTINUE", log_addresses="masked",
-                    trace_rate=0.0, max_age=300)
+                    trace_rate=0.0, max_age=300, policy_environ=None)
 
 
 def test_a_new_source_is_one_row_of_the_table(tmp_path: Path, memory: MemoryProvider, clock: list[float]) -> None:

@@ -107,7 +107,16 @@ def test_allow_lists_bound_what_the_policy_names_not_the_deployment() -> None:
                {"rule": "n", "type": "notify", "topic": "arn:aws:sns:eu-west-1:123456789012:t", "recipients": []}]
     outcomes = run(actions, setup=setup)[0]
     assert outcomes == ["done", "skipped: not allowed", "skipped: not allowed", "done", "done",
-                        "skipped: not allowed", "done"]   # ALLOWED_TOPICS empty: unset, restricts nothing
+                        "skipped: not allowed", "skipped: not allowed"]   # ALLOWED_TOPICS set but empty: none
+
+
+def test_an_unset_allow_list_restricts_nothing_an_empty_one_allows_nothing_named() -> None:
+    notify = {"rule": "n", "type": "notify", "topic": "arn:aws:sns:eu-west-1:123456789012:t", "recipients": []}
+    store = {"rule": "s", "type": "store", "prefix": "q/", "recipients": []}      # the archive bucket: trusted
+    assert run([notify, store], setup=Setup(mail_bucket="archive", reach=Reach.from_env({})))[0] == ["done", "done"]
+    empty = Reach.from_env({"ALLOWED_TOPICS": "", "ALLOWED_BUCKETS": " "})
+    assert run([notify, store], setup=Setup(mail_bucket="archive", reach=empty))[0] == [
+        "skipped: not allowed", "done"]
 
 
 def test_idempotency_keys_differ_by_rule_arguments_and_recipients() -> None:

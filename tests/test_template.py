@@ -1,26 +1,17 @@
 """The SAM template: cfn-lint, and what cfn-lint cannot see (action order, scoping, wiring).
 
-The template is read with cfn-lint's own decoder and its intrinsic functions are
-resolved for given parameter values by the small evaluator below, so each test
-looks at the template a stack would really get for those parameters.
+Each test resolves the template for given parameter values (`cfn_stack.Stack`) and
+looks at what a stack would really get. The action resources (EnableActions) are
+tested in test_template_actions.py.
 """
 from __future__ import annotations
 
 import importlib.util
-import re
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-from cfnlint.decode import decode_str
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = ROOT / "examples" / "sam" / "template.yaml"
-ACCOUNT, REGION, PARTITION, STACK = "111122223333", "eu-west-1", "aws", "mail-prod"
-NO_VALUE = object()
-CFN_LINT = Path(sys.executable).parent / "cfn-lint"   # the console script of the dev install
+from cfn_stack import ACCOUNT, REGION, ROOT, STACK, TEMPLATE, Stack, cfn_lint
 
 
 def _load_package_script():
@@ -33,98 +24,8 @@ def _load_package_script():
 package = _load_package_script()
 
 
-class Stack:
-    """The template resolved for one set of parameter values, as CloudFormation would see it."""
-
-    def __init__(self, **overrides: str) -> None:
-        template, matches = decode_str(TEMPLATE.read_text(encoding="utf-8"))
-        assert not matches, matches
-        self.template = template
-        self.params = {name: str(p.get("Default", "")) for name, p in template["Parameters"].items()}
-        self.params.update({"Recipients": "support@example.com", **overrides})
-        self.pseudo = {"AWS::AccountId": ACCOUNT, "AWS::Region": REGION,
-                       "AWS::Partition": PARTITION, "AWS::StackName": STACK}
-        self.conditions = {name: self._condition(expr) for name, expr in template["Conditions"].items()}
-        self.resources = {name: res for name, res in template["Resources"].items()
-                          if self.conditions.get(res.get("Condition"), True)}
-
-    def props(self, name: str) -> dict:
-        return self.resolve(self.resources[name]["Properties"])
-
-    def _condition(self, expr: Any) -> bool:
-        (fn, args), = expr.items()
-        if fn == "Fn::Equals":
-            return self.resolve(args[0]) == self.resolve(args[1])
-        if fn == "Fn::Not":
-            return not self._condition(args[0])
-        raise AssertionError(f"condition function {fn} not handled by the test evaluator")
-
-    def _param(self, name: str) -> Any:
-        if name == "AWS::NoValue":
-            return NO_VALUE
-        if name in self.pseudo:
-            return self.pseudo[name]
-        if name in self.params:
-            value = self.params[name]
-            kind = self.template["Parameters"][name]["Type"]
-            return [v.strip() for v in value.split(",")] if kind == "CommaDelimitedList" else value
-        return {"ref": name}                      # a resource: kept symbolic
-
-    def _sub(self, text: str, variables: dict) -> str:
-        def one(match: re.Match) -> str:
-            name = match.group(1)
-            if name in variables:
-                return variables[name]
-            if "." in name:
-                return "{%s}" % name              # ${Resource.Attr}
-            value = self._param(name)
-            return value if isinstance(value, str) else "{%s}" % name
-        return re.sub(r"\$\{([^}!]+)\}", one, text)
-
-    def resolve(self, node: Any) -> Any:
-        if isinstance(node, list):
-            items = [self.resolve(v) for v in node]
-            return [v for v in items if v is not NO_VALUE]
-        if not isinstance(node, dict):
-            return node
-        if len(node) == 1:
-            (key, arg), = node.items()
-            if key == "Ref":
-                return self._param(arg)
-            if key == "Fn::If":
-                return self.resolve(arg[1] if self.conditions[arg[0]] else arg[2])
-            if key == "Fn::Sub":
-                text, variables = (arg, {}) if isinstance(arg, str) else arg
-                return self._sub(text, {k: self.resolve(v) for k, v in variables.items()})
-            if key == "Fn::GetAtt":
-                return {"getatt": ".".join(arg) if isinstance(arg, list) else arg}
-        items = {k: self.resolve(v) for k, v in node.items()}
-        return {k: v for k, v in items.items() if v is not NO_VALUE}
-
-    def rule_set_name(self) -> str:
-        name = self.props("ReceiptRule")["RuleSetName"]
-        if isinstance(name, dict):                # Ref to the rule set this stack creates
-            return self.props(name["ref"])["RuleSetName"]
-        return name
-
-    def rule_arn(self) -> str:
-        rule = self.props("ReceiptRule")["Rule"]["Name"]
-        return (f"arn:{PARTITION}:ses:{REGION}:{ACCOUNT}:receipt-rule-set/"
-                f"{self.rule_set_name()}:receipt-rule/{rule}")
-
-    def action_kinds(self) -> list[str]:
-        return [next(iter(a)) for a in self.props("ReceiptRule")["Rule"]["Actions"]]
-
-
-def _cfn_lint(template: Path) -> subprocess.CompletedProcess:
-    assert CFN_LINT.exists(), f"{CFN_LINT} missing: install the dev extra (make install)"
-    # Regions that have long received mail; cfn-lint checks resource availability per region.
-    return subprocess.run([str(CFN_LINT), "--regions", "us-east-1", "us-west-2", "eu-west-1", "--",
-                           str(template)], capture_output=True, text=True)
-
-
 def test_cfn_lint_passes_with_no_finding() -> None:
-    result = _cfn_lint(TEMPLATE)
+    result = cfn_lint(TEMPLATE)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -132,7 +33,7 @@ def test_cfn_lint_catches_a_broken_function(tmp_path: Path) -> None:
     """cfn-lint here validates SAM resources by schema; make sure a mistake in one is reported."""
     broken = tmp_path / "template.yaml"
     broken.write_text(TEMPLATE.read_text(encoding="utf-8").replace("      Timeout: 10", "      Timeoutt: 10"))
-    result = _cfn_lint(broken)
+    result = cfn_lint(broken)
     assert result.returncode != 0 and "Timeoutt" in result.stdout
 
 
@@ -222,14 +123,10 @@ def test_existing_rule_set_is_attached_to_not_created() -> None:
     assert own.rule_set_name() == STACK
 
 
-def _role_statements(stack: Stack) -> list[dict]:
-    return [s for p in stack.props("FunctionRole")["Policies"] for s in p["PolicyDocument"]["Statement"]]
-
-
 def test_without_ssm_the_function_can_only_write_its_logs() -> None:
     stack = Stack()
     assert "POLICY_SSM_PARAMETER" not in stack.props("Function")["Environment"]["Variables"]
-    assert _role_statements(stack) == [{"Effect": "Allow",
+    assert stack.statements("FunctionRole") == [{"Effect": "Allow",
                                         "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
                                         "Resource": {"getatt": "FunctionLogGroup.Arn"}}]
 
@@ -238,14 +135,14 @@ def test_ssm_source_reads_exactly_one_parameter() -> None:
     stack = Stack(PolicySsmParameter="/ses-rules/prod/policy")
     env = stack.props("Function")["Environment"]["Variables"]
     assert env["POLICY_SSM_PARAMETER"] == "/ses-rules/prod/policy"
-    ssm = [s for s in _role_statements(stack) if "ssm" in str(s["Action"])]
+    ssm = [s for s in stack.statements("FunctionRole") if "ssm" in str(s["Action"])]
     assert ssm == [{"Effect": "Allow", "Action": "ssm:GetParameter",
                     "Resource": f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/ses-rules/prod/policy"}]
 
 
 def test_no_statement_grants_wildcard_actions_or_resources() -> None:
     for stack in (Stack(), Stack(PolicySsmParameter="/p")):
-        for statement in _role_statements(stack):
+        for statement in stack.statements("FunctionRole"):
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             assert not any("*" in a for a in actions), statement
             assert statement["Resource"] != "*", statement

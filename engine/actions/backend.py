@@ -12,6 +12,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 
+DSN_ACTION = {"2": "delivered", "4": "delayed", "5": "failed"}   # RFC 3464 Action by status class
+
+
 @dataclass(frozen=True)
 class BounceRequest:
     """One SES SendBounce call: the recipients bounced, with one RFC 3463 status for all."""
@@ -20,6 +23,12 @@ class BounceRequest:
     recipients: tuple[str, ...]
     status: str               # X.Y.Z
     explanation: str
+
+    def parameters(self) -> dict[str, Any]:
+        """The SendBounce request (what the AWS backend sends, what `serve` prints)."""
+        fields = {"Action": DSN_ACTION[self.status[0]], "Status": self.status}
+        return {"OriginalMessageId": self.message_id, "BounceSender": self.sender, "Explanation": self.explanation,
+                "BouncedRecipientInfoList": [{"Recipient": r, "RecipientDsnFields": fields} for r in self.recipients]}
 
 
 class Backend(Protocol):
@@ -53,9 +62,10 @@ class ActionFailed(Exception):
 class Reach:
     """The deployment's bounds on what a policy's actions may name (SPEC 3.9 `ALLOWED_*`).
 
-    None: the setting is unset, nothing is restricted. The deployment's own settings
-    (FORWARD_FROM, BOUNCE_SENDER, MAIL_BUCKET) are trusted; the lists bound what the
-    policy names beyond them.
+    None: the setting is unset, nothing is restricted. Set but empty: nothing the policy
+    names is allowed (the templates always set the lists, and an empty parameter means
+    "none", never "any"). The deployment's own settings (FORWARD_FROM, BOUNCE_SENDER,
+    MAIL_BUCKET) are trusted; the lists bound what the policy names beyond them.
     """
     identities: frozenset[str] | None = None      # ALLOWED_FROM: addresses, or domains (domain identities)
     forward_domains: tuple[str, ...] | None = None  # ALLOWED_FORWARD_DOMAINS
@@ -70,7 +80,7 @@ class Reach:
     def from_env(cls, environ: Mapping[str, str]) -> Reach:
         def entries(name: str) -> list[str] | None:
             raw = environ.get(name)
-            return None if raw is None or not raw.strip() else [e.strip() for e in raw.split(",") if e.strip()]
+            return None if raw is None else [e.strip() for e in raw.split(",") if e.strip()]
         found = {field_: entries(setting) for field_, setting in cls.SETTINGS.items()}
         domains = found.pop("forward_domains")
         identities = found.pop("identities")

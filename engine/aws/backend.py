@@ -12,7 +12,6 @@ from typing import Any
 from engine.actions.backend import BounceRequest
 
 CLIENT_CONFIG = {"connect_timeout": 3, "read_timeout": 10, "retries": {"total_max_attempts": 5, "mode": "standard"}}
-DSN_ACTION = {"2": "delivered", "4": "delayed", "5": "failed"}   # RFC 3464 Action by status class
 
 
 class AwsBackend:
@@ -39,11 +38,7 @@ class AwsBackend:
         return answer["MessageId"]
 
     def send_bounce(self, request: BounceRequest) -> str:
-        fields = {"Action": DSN_ACTION[request.status[0]], "Status": request.status}
-        answer = self.client("ses").send_bounce(
-            OriginalMessageId=request.message_id, BounceSender=request.sender, Explanation=request.explanation,
-            BouncedRecipientInfoList=[{"Recipient": r, "RecipientDsnFields": fields} for r in request.recipients])
-        return answer["MessageId"]
+        return self.client("ses").send_bounce(**request.parameters())["MessageId"]
 
     def put_object(self, bucket: str, key: str, body: bytes, metadata: Mapping[str, str],
                    kms_key: str | None) -> None:

@@ -138,12 +138,15 @@ class PolicySource:
         return text
 
     def _load(self, origin: str, text: str, path: str | None) -> bool:
-        """Load a text; a file keeps its name, and `{file: ...}` lists resolve beside the bundled policy file."""
+        """Load a text; a file keeps its name, and `{file: ...}` lists resolve beside the bundled policy file.
+        The deployment's PolicyEnvironment is added to the environment the text reads."""
         try:
             if path is not None:
-                policy = load_policy_text(text, base_dir=Path(path).parent, file=path, name=Path(path).stem)
+                policy = load_policy_text(text, base_dir=Path(path).parent, file=path, name=Path(path).stem,
+                                          environ=self.settings.policy_environ)
             else:
-                policy = load_policy_text(text, base_dir=str(self.settings.policy_file.parent))
+                policy = load_policy_text(text, base_dir=str(self.settings.policy_file.parent),
+                                          environ=self.settings.policy_environ)
         except PolicyError as exc:
             self._failed(origin, "the policy does not load", [str(d) for d in exc.errors])
             return False

@@ -5,18 +5,23 @@ is logged and replaced by its default, and the function answers on.
 """
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from engine.decision import DISPOSITIONS
+from engine.lang.interpolation import RESERVED_HINT, is_reserved
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
 
 MAX_AGE_DEFAULT = 300      # Powertools' DEFAULT_MAX_AGE_SECS; a test keeps the two equal
+POLICY_ENVIRONMENT = "POLICY_ENVIRONMENT"   # the templates' PolicyEnvironment parameter
+_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 T = TypeVar("T")
 
@@ -31,6 +36,7 @@ class Settings:
     log_addresses: str
     trace_rate: float
     max_age: int
+    policy_environ: Mapping[str, str] | None   # the loader's ${VAR}s; None: the process environment
 
     @classmethod
     def from_env(cls, base: Path, logger: Logger) -> Settings:
@@ -43,6 +49,7 @@ class Settings:
             log_addresses=_setting(logger, "LOG_ADDRESSES", "masked", _one_of("masked", "full", "none")),
             trace_rate=_setting(logger, "LOG_TRACE", "none", _trace_rate),
             max_age=_setting(logger, "POWERTOOLS_PARAMETERS_MAX_AGE", str(MAX_AGE_DEFAULT), _max_age),
+            policy_environ=_policy_environ(logger),
         )
 
 
@@ -82,3 +89,50 @@ def _max_age(raw: str) -> int:
     if seconds < 0:
         raise ValueError("expected a number of seconds >= 0")
     return seconds
+
+
+def _policy_environ(logger: Logger) -> dict[str, str] | None:
+    """The process environment plus POLICY_ENVIRONMENT's JSON object of the policy's ${VAR}s.
+
+    An entry never replaces a variable the function already has, nor adds one the
+    runtime reserves (`is_reserved`, the interpolator's own rule). A refused entry
+    is logged by name, never by value (a value may be a secret); the others apply.
+    """
+    raw = os.environ.get(POLICY_ENVIRONMENT, "").strip()
+    if not raw:
+        return None
+    try:
+        given = json.loads(raw)
+    except json.JSONDecodeError as exc:   # its msg and pos quote nothing of the text
+        return _ignored(logger, f"not JSON ({exc.msg} at character {exc.pos})")
+    except RecursionError:
+        return _ignored(logger, "not JSON (nested too deeply)")
+    if not isinstance(given, dict):
+        return _ignored(logger, "expected a JSON object of names to strings")
+    environ = dict(os.environ)
+    for name, value in given.items():
+        reason = _refused(name, value)
+        if reason:
+            logger.error("policy environment entry ignored",
+                         extra={"variable": POLICY_ENVIRONMENT, "entry": name, "reason": reason})
+        else:
+            environ[name] = value
+    return environ
+
+
+def _ignored(logger: Logger, reason: str) -> None:
+    logger.error("invalid setting, ignored", extra={"variable": POLICY_ENVIRONMENT, "reason": reason})
+    return None
+
+
+def _refused(name: str, value: object) -> str | None:
+    """Why a POLICY_ENVIRONMENT entry cannot be added, or None."""
+    if not _VARIABLE_NAME.fullmatch(name):
+        return "not a variable name (letters, digits and _, not starting with a digit)"
+    if is_reserved(name):
+        return f"a reserved name, which no policy may read: {RESERVED_HINT}"
+    if not isinstance(value, str):
+        return f"the value is a JSON {type(value).__name__}, expected a string"
+    if name in os.environ:
+        return "already set in the function's environment, which is never overridden"
+    return None

@@ -3,7 +3,8 @@
 Public API (docs/architecture.md):
 
 - ``build_event(fields)``: an event from the `event` command's fields (``eml`` = a file to start from).
-- ``message_event(data, fields={})``: a raw message's event and the verdicts it had to assume.
+- ``message_event(data, fields={}, arrival=None)``: a raw message's event and the verdicts it had to
+  assume; ``arrival`` is the SMTP session of a message received by `ses-rules serve`.
 - ``event_from_eml(data, fields={})``: the event alone; ``fields`` override the message.
 - ``read_headers(data)``: the message's header fields as SES lists them (name, unfolded raw value);
   raises ``ValueError`` for bytes that are not a mail.
@@ -30,7 +31,10 @@ Choices where SES is undocumented:
 - A stored message that starts with SES's own header block (``engine.mail.sesblock``) takes its
   verdicts, ``dmarcPolicy``, envelope sender, recipient, SES message id and receipt time from
   that block and only from it. Any other message gets the synthetic block prepended to
-  ``headers`` and verdicts ``PASS``, listed as assumed. With no recipient at all (no To, Cc or
+  ``headers`` and verdicts ``PASS``, listed as assumed. A message that ``arrival`` says came over
+  SMTP is such a message whatever it starts with (the block on top is the one the server writes,
+  so a copy of SES's block inside it is the sender's text), with the session's HELO, peer, id
+  and time in that block and the receipt time as its timestamp. With no recipient at all (no To, Cc or
   ``recipient``) the recipient is ``recipient@example.com``, as SES always has one.
 - Events from flags alone also get ``Date`` (the epoch) and ``Message-ID`` headers, so
   ``commonHeaders`` has the ``date``, ``messageId`` and ``returnPath`` SES's events have.
@@ -97,6 +101,16 @@ class EventFieldError(ValueError):
 
 
 @dataclass(frozen=True)
+class Arrival:
+    """The SMTP session a message came in by (`ses-rules serve`): what the synthetic block records."""
+
+    helo: str
+    peer: str                            # "HOST [IP]", as SES's Received writes it
+    message_id: str
+    date: str                            # RFC 5322 date of receipt
+
+
+@dataclass(frozen=True)
 class MessageEvent:
     """A message's Lambda SES event, and which of its verdicts are defaults nobody measured."""
 
@@ -117,12 +131,12 @@ def build_event(fields: Mapping[str, Any]) -> dict:
     return _assemble(read_headers(data), clean, data).event
 
 
-def message_event(data: bytes, fields: Mapping[str, Any] = {}) -> MessageEvent:
+def message_event(data: bytes, fields: Mapping[str, Any] = {}, arrival: Arrival | None = None) -> MessageEvent:
     """A raw message as SES would hand it over, ``fields`` overriding it; see the module doc."""
     clean = normalize_fields(fields)
     if "eml" in clean:
         raise EventFieldError("eml", "eml: not allowed here, the message is already given")
-    return _assemble(read_headers(data), clean, bytes(data))
+    return _assemble(read_headers(data), clean, bytes(data), arrival)
 
 
 def event_from_eml(data: bytes, fields: Mapping[str, Any] = {}) -> dict:
@@ -204,20 +218,23 @@ def _without_malformed_lines(block: bytes) -> bytes:
     return b"".join(kept)
 
 
-def _assemble(headers: Headers, fields: dict[str, Any], source: bytes) -> MessageEvent:
+def _assemble(headers: Headers, fields: dict[str, Any], source: bytes,
+              arrival: Arrival | None = None) -> MessageEvent:
     """The event for the message headers after the fields' overrides."""
-    block = find_ses_block(headers)
+    block = None if arrival else find_ses_block(headers)
     headers = _apply_fields(headers, fields)
     common = common_headers(headers)
     recipients = _recipients(fields, block, common)
     sender = fields["sender"] if "sender" in fields else _envelope_sender(common, block)
-    message_id = block.message_id if block else _message_id(source, fields)
+    message_id = arrival.message_id if arrival else block.message_id if block else _message_id(source, fields)
     if block is None:
-        headers = synthetic_block(helo="unknown", peer="unknown", message_id=message_id,
-                                  mail_from=sender, rcpt=recipients[0]) + headers
+        session = arrival or Arrival("unknown", "unknown", message_id, "")
+        headers = synthetic_block(helo=session.helo, peer=session.peer, message_id=message_id,
+                                  mail_from=sender, rcpt=recipients[0], date=session.date or None) + headers
         common = {"returnPath": sender, **{k: v for k, v in common.items() if k != "returnPath"}}
     listed, truncated = _truncate(headers)
-    timestamp = _timestamp(block.date if block and block.date else common.get("date"))
+    received = arrival.date if arrival else block.date if block and block.date else common.get("date")
+    timestamp = _timestamp(received)
     mail = {"timestamp": timestamp, "source": sender, "messageId": message_id,
             "destination": recipients, "headersTruncated": truncated,
             "headers": [{"name": name, "value": value} for name, value in listed],

@@ -14,7 +14,7 @@ from engine.tools.commands import COMMANDS
 from engine.tools.output import EXIT_FINDING, EXIT_USAGE, UsageError
 
 # Commands that print a report take --format.
-FORMATTED = ("validate", "dry-run", "test")
+FORMATTED = ("validate", "dry-run", "test", "serve")
 
 
 def _version() -> str:

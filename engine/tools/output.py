@@ -79,10 +79,15 @@ class SourceLines:
         return lines[number - 1] if lines is not None and 0 < number <= len(lines) else None
 
 
+def diagnostic_line(d: Diagnostic) -> str:
+    """`file:line:col: severity: message (hint) [code]`: one line, for logs."""
+    return f"{d} [{d.code}]"
+
+
 def diagnostic_lines(d: Diagnostic, sources: SourceLines) -> list[str]:
-    """`file:line:col: severity: message (hint) [code]`, then the source line with a caret under the
-    column (as jmespath shows a parse error)."""
-    lines = [f"{d} [{d.code}]"]
+    """The diagnostic's line, then the source line with a caret under the column (as jmespath
+    shows a parse error)."""
+    lines = [diagnostic_line(d)]
     text = sources.line(d.file, d.line)
     if text is not None:
         before = safe(text[:max(d.col - 1, 0)])      # control characters (a tab) are shown escaped

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from engine.tools.commands import bundle, diff, dry_run, event, schema, test, validate
+from engine.tools.commands import bundle, diff, dry_run, event, schema, serve, test, validate
 
 # name -> module, in the order `--help` lists them.
 COMMANDS: dict[str, ModuleType] = {
@@ -17,4 +17,5 @@ COMMANDS: dict[str, ModuleType] = {
     "event": event,
     "schema": schema,
     "bundle": bundle,
+    "serve": serve,
 }
