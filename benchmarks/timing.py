@@ -2,7 +2,10 @@
 
 A noisy machine slows every contender of a round alike, so a ratio is taken
 per round (A and B timed back to back) and the median of those ratios is
-reported; absolute figures are medians too.
+reported; absolute figures are medians too. In-process samples count this
+process's CPU time (`time.process_time`), not wall time: on a machine shared
+with other jobs, wall time also counts the time the scheduler gave them, which
+moved single samples by 2x and more here.
 """
 from __future__ import annotations
 
@@ -11,6 +14,9 @@ import statistics
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
+
+
+CLOCK = time.process_time     # this process's CPU time, in seconds (nanosecond resolution on Linux)
 
 
 @dataclass(frozen=True)
@@ -30,16 +36,16 @@ class Settings:
         return Settings(self.repeats * factor if self.repeats > 1 else 1, self.min_seconds, self.copies)
 
 
-def _run(fn: Callable[[Any], Any], items: Sequence[Any], loops: int) -> float:
+def _run(fn: Callable[[Any], Any], items: Sequence[Any], loops: int, clock: Callable[[], float] = CLOCK) -> float:
     """Seconds per item for `loops` passes over `items`, with the GC kept out of the sample."""
     enabled = gc.isenabled()
     gc.disable()
     try:
-        start = time.perf_counter()
+        start = clock()
         for _ in range(loops):
             for item in items:
                 fn(item)
-        elapsed = time.perf_counter() - start
+        elapsed = clock() - start
     finally:
         if enabled:
             gc.enable()
@@ -53,13 +59,14 @@ def _loops(fn: Callable[[Any], Any], items: Sequence[Any], min_seconds: float) -
 
 
 def per_item(contenders: dict[str, Callable[[Any], Any]], items: Sequence[Any],
-             settings: Settings) -> dict[str, list[float]]:
-    """Per contender, seconds per item for each round; contenders alternate within a round."""
+             settings: Settings, clock: Callable[[], float] = CLOCK) -> dict[str, list[float]]:
+    """Per contender, seconds per item for each round; contenders alternate within a round.
+    `clock=time.perf_counter` for a latency (time spent waiting on another process counts)."""
     loops = {name: _loops(fn, items, settings.min_seconds) for name, fn in contenders.items()}
     samples: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(settings.repeats):
         for name, fn in contenders.items():
-            samples[name].append(_run(fn, items, loops[name]))
+            samples[name].append(_run(fn, items, loops[name], clock))
     return samples
 
 
@@ -94,7 +101,7 @@ def once(fn: Callable[[], Any], settings: Settings) -> tuple[float, Any]:
     times, result = [], None
     for _ in range(settings.repeats):
         gc.collect()
-        start = time.perf_counter()
+        start = CLOCK()
         result = fn()
-        times.append(time.perf_counter() - start)
+        times.append(CLOCK() - start)
     return statistics.median(times), result

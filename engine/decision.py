@@ -12,7 +12,7 @@ DISPOSITIONS = ("CONTINUE", "STOP_RULE", "STOP_RULE_SET")
 SEVERITY = {"CONTINUE": 0, "STOP_RULE": 1, "STOP_RULE_SET": 2}
 
 
-@dataclass
+@dataclass(slots=True)
 class RecordDecision:
     disposition: str
     rule: str | None = None
@@ -63,7 +63,7 @@ def _text(obj: Any, key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-@dataclass
+@dataclass(slots=True)
 class Decision:
     disposition: str
     rule: str | None

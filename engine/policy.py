@@ -7,6 +7,7 @@ from typing import Any
 from engine.actionplan import ActionPlan, Collected
 from engine.conditions import NOWHERE, Condition, Pos
 from engine.decision import Decision, RecordDecision
+from engine.fastpath import compile_condition, tree_walk
 from engine.mail.context import RecordContext
 from engine.trace import RuleTrace
 
@@ -57,9 +58,16 @@ class Policy:
     list_at: dict[str, Pos] = field(default_factory=dict)        # where each list is defined
     condition_at: dict[str, Pos] = field(default_factory=dict)   # where each named condition is defined
     list_files: dict[str, str] = field(default_factory=dict)     # list name -> `{file: F}` as written
+    compiled: bool = field(default=True, repr=False, compare=False)   # False: walk the tree (the reference)
 
     def __post_init__(self) -> None:
         self._active = [r for r in self.rules if r.enabled]
+        # What _decide runs, a flat tuple: each enabled rule's condition as one closure (or, not
+        # compiled, the tree's own walk), with what the rule does when it holds.
+        memo: dict = {}
+        holds = (lambda condition: compile_condition(condition, memo)) if self.compiled else tree_walk
+        self._plan = tuple((holds(r.condition), r.name, r.disposition, r.mode == "shadow", r.actions)
+                           for r in self._active)
 
     def evaluate(self, event: Any, explain: bool = False) -> Decision:
         """The decision for a whole Lambda event; any failure becomes `on_error` with its reason."""
@@ -68,17 +76,28 @@ class Policy:
             if not isinstance(records, list) or not records:
                 reason = "event has no Records" if records is None else "event Records is empty or not a list"
                 return Decision.fallback(self.on_error, reason, event, self.name, self.revision)
+            if len(records) == 1 and not explain:       # what SES sends
+                return Decision.combine([self._decide_record(records[0])], self.name, self.revision, event)
             decided = [self._evaluate_record(r, explain) for r in records]
             return Decision.combine(decided, self.name, self.revision, event)
         except Exception as exc:  # noqa: BLE001 - the contract is: never raise, answer on_error
             return Decision.fallback(self.on_error, f"internal error: {type(exc).__name__}: {exc}", event,
                                      self.name, self.revision)
 
+    def _decide_record(self, record: Any) -> RecordDecision:
+        """`_evaluate_record` without explain, a well-formed record's checks inline."""
+        ses = record.get("ses") if type(record) is dict and record.get("eventSource") == "aws:ses" else None
+        if type(ses) is dict and type(ses.get("mail")) is dict and type(ses.get("receipt")) is dict:
+            return self._run(RecordContext(ses, self.header_names), False)
+        return self._evaluate_record(record, False)      # says what is wrong with it
+
     def _evaluate_record(self, record: Any, explain: bool) -> RecordDecision:
         problem = _record_problem(record)
         if problem is not None:
             return RecordDecision(self.on_error, errors=[problem], trace=[] if explain else None)
-        ctx = RecordContext(record["ses"], self.header_names)
+        return self._run(RecordContext(record["ses"], self.header_names), explain)
+
+    def _run(self, ctx: RecordContext, explain: bool) -> RecordDecision:
         try:
             return self._explain(ctx) if explain else self._decide(ctx)
         except Exception as exc:  # noqa: BLE001
@@ -88,17 +107,15 @@ class Policy:
     def _decide(self, ctx: RecordContext) -> RecordDecision:
         shadow: list[str] = []
         collected: Collected | None = None
-        for rule in self._active:
-            condition = rule.condition
-            if condition is None or condition.test(ctx):
-                is_shadow = rule.mode == "shadow"
+        for holds, name, disposition, is_shadow, actions in self._plan:
+            if holds(ctx):
                 if is_shadow:
-                    shadow.append(rule.name)
-                if rule.actions:
+                    shadow.append(name)
+                if actions:
                     collected = collected or Collected()
-                    collected.add(rule.actions, ctx, is_shadow)
-                if not is_shadow and rule.disposition is not None:
-                    return _decided(rule.disposition, rule.name, shadow, collected)
+                    collected.add(actions, ctx, is_shadow)
+                if not is_shadow and disposition is not None:
+                    return _decided(disposition, name, shadow, collected)
         return _decided(self.default, None, shadow, collected)
 
     def _explain(self, ctx: RecordContext) -> RecordDecision:

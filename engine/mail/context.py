@@ -6,12 +6,19 @@ and only the fields the policy actually uses are ever parsed.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from engine.mail import addresses
 
 # SPEC 3.4: a record whose address strings exceed this in total uses the linear fallback.
 ADDRESS_BUDGET = 16 * 1024
+
+
+@lru_cache(maxsize=64)
+def _lengths(names: frozenset[str]) -> frozenset[int]:
+    """The lengths of a policy's header names (a frozenset keeps its hash: one lookup a record)."""
+    return frozenset(map(len, names))
 
 
 class RecordContext:
@@ -29,19 +36,27 @@ class RecordContext:
         if self._headers is None:
             index: dict[str, list[Any]] = {}
             wanted = self._header_names
+            lengths = _lengths(wanted)          # a name of another length is not lower-cased at all
             entries = self.ses["mail"].get("headers")
-            if type(entries) is list:
+            if type(entries) is list and wanted:
                 for entry in entries:
                     if type(entry) is dict:
                         name = entry.get("name")
-                        if type(name) is str:
+                        if type(name) is str and len(name) in lengths:
                             key = name.lower()
                             if key in wanted and "value" in entry:
                                 index.setdefault(key, []).append(entry["value"])
             self._headers = index
         return self._headers
 
-    def parse_addresses(self, raw: str) -> list[addresses.Address]:
-        """Parse one address string, switching to the linear fallback once the record's budget is spent."""
-        self._address_chars += len(raw)
-        return addresses.parse_addresses(raw, fallback=self._address_chars > ADDRESS_BUDGET)
+    def parse_all(self, strings: list[Any]) -> list[list[addresses.Address]]:
+        """Each string of a field parsed (a value that is no string has no address), switching to the
+        linear fallback once the record's address strings exceed their budget."""
+        parse, out = addresses.parse_addresses, []
+        for raw in strings:
+            if isinstance(raw, str):
+                self._address_chars += len(raw)
+                out.append(parse(raw, fallback=self._address_chars > ADDRESS_BUDGET))
+            else:
+                out.append([])
+        return out

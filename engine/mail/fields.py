@@ -84,6 +84,9 @@ class PartSpec:
     doc: str
     form: str        # the ValueForm kind of its values
     extract: Callable[[addresses.Address, bool], list[str]]
+    # Parts with exactly one value per address: that value, given the text key of the test's
+    # case sensitivity (what `extract` gives as a one-item list, without the list).
+    value: Callable[[addresses.Address, Callable[[str], str]], str] | None = None
 
 
 def _local(a: addresses.Address, cs: bool) -> str:
@@ -95,11 +98,19 @@ def _name_address(text: str, cs: bool) -> str:
     return f"{text_key(cs)(local)}@{domain}"
 
 
+def _one_value(value: Callable[[addresses.Address, Callable[[str], str]], str]) -> Callable[..., list[str]]:
+    return lambda a, cs: [value(a, text_key(cs))]
+
+
+_ADDRESS: Callable[[addresses.Address, Callable[[str], str]], str] = lambda a, key: f"{key(a.local)}@{a.domain}"
+_LOCAL: Callable[[addresses.Address, Callable[[str], str]], str] = lambda a, key: key(a.local)
+_DOMAIN: Callable[[addresses.Address, Callable[[str], str]], str] = lambda a, key: a.domain
+_USER: Callable[[addresses.Address, Callable[[str], str]], str] = lambda a, key: key(a.local).split("+", 1)[0]
 PARTS: dict[str, PartSpec] = {p.name: p for p in (
-    PartSpec("address", "local@domain (the default)", "address", lambda a, cs: [f"{_local(a, cs)}@{a.domain}"]),
-    PartSpec("local", "the local part", "local", lambda a, cs: [_local(a, cs)]),
-    PartSpec("domain", "the domain, IDNA normal form", "domain", lambda a, cs: [a.domain]),
-    PartSpec("user", "user of user+detail@domain", "local", lambda a, cs: [_local(a, cs).split("+", 1)[0]]),
+    PartSpec("address", "local@domain (the default)", "address", _one_value(_ADDRESS), _ADDRESS),
+    PartSpec("local", "the local part", "local", _one_value(_LOCAL), _LOCAL),
+    PartSpec("domain", "the domain, IDNA normal form", "domain", _one_value(_DOMAIN), _DOMAIN),
+    PartSpec("user", "user of user+detail@domain", "local", _one_value(_USER), _USER),
     PartSpec("detail", "detail of user+detail@domain (none without +)", "local",
              lambda a, cs: _local(a, cs).split("+", 1)[1:]),
     PartSpec("display_name", "the display name, RFC 2047 decoded", "name",
@@ -176,15 +187,19 @@ class AddressSource(Source):
         """Per SES string, its addresses (non-strings yield none)."""
         cached = ctx.cache.get(self._parsed_key)
         if cached is None:
-            cached = [ctx.parse_addresses(raw) if isinstance(raw, str) else [] for raw in self.strings.values(ctx)]
-            ctx.cache[self._parsed_key] = cached
+            cached = ctx.cache[self._parsed_key] = ctx.parse_all(self.strings.values(ctx))
         return cached
 
     def values(self, ctx: RecordContext) -> list[str]:
         cached = ctx.cache.get(self._values_key)
         if cached is None:
-            extract, cs = self.part.extract, self.case_sensitive
-            cached = [v for group in self.parsed(ctx) for a in group for v in extract(a, cs)]
+            value = self.part.value
+            if value is not None:           # one value per address: no list per address
+                key = text_key(self.case_sensitive)
+                cached = [value(a, key) for group in self.parsed(ctx) for a in group]
+            else:
+                extract, cs = self.part.extract, self.case_sensitive
+                cached = [v for group in self.parsed(ctx) for a in group for v in extract(a, cs)]
             ctx.cache[self._values_key] = cached
         return cached
 

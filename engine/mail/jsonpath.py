@@ -14,7 +14,7 @@ import functools
 import re
 import threading
 import warnings
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import jsonpath_ng.jsonpath as jp
 from jsonpath_ng.exceptions import JSONPathError
@@ -22,7 +22,18 @@ from jsonpath_ng.ext import filter as jp_filter
 from jsonpath_ng.ext import string as jp_string
 from jsonpath_ng.ext.parser import ExtendedJsonPathParser
 
-__all__ = ["Getter", "PathError", "compile_path"]
+__all__ = ["Getter", "MISSING", "PathError", "compile_path"]
+
+
+class _Missing:
+    """What a path selecting at most one value answers when it selects none."""
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING = _Missing()
 
 # Deeper plain paths are legal but unheard of; past this they keep find() so the
 # generated code stays far below CPython's nesting limits.
@@ -44,6 +55,7 @@ class Getter(Protocol):
     direct: bool                  # True: generated walker; False: find() per call
     expr: jp.JSONPath             # the parsed path, for lint
     warnings: tuple[str, ...]     # jsonpath_ng deprecation notices raised while parsing
+    one: Callable[[Any], Any] | None   # paths selecting at most one value: that value, or MISSING
 
     def __call__(self, obj: Any) -> list[Any]: ...
 
@@ -229,26 +241,32 @@ _TEMPLATES = {
 def _generate(segments: list[tuple[str, Any]]) -> Any:
     """One straight-line function per plain path: no per-step calls, no allocation but the result.
 
-    The source only ever holds identifiers made here; field names, indexes and
-    slices are passed in as constants (a0, a1, ...), never spliced into the text.
+    A path of member names and indexes only selects at most one value; it gets a second
+    function, `one`, that returns that value or `MISSING` without building a list (the
+    evaluation's fast path tests the value directly). The source only ever holds
+    identifiers made here; field names, indexes and slices are passed in as constants
+    (a0, a1, ...), never spliced into the text.
     """
     single = all(kind in ("key", "index") for kind, _ in segments)
-    lines = ["def getter(v0):"] + ([] if single else [" out = []"])
-    constants: dict[str, Any] = {"MISSING": jp.NOT_SET, "SEQUENCE": (list, tuple)}
+    walk: list[str] = []
+    constants: dict[str, Any] = {"MISSING": MISSING, "SEQUENCE": (list, tuple)}
     depth = 1
     for i, (kind, arg) in enumerate(segments):
         constants[f"a{i}"] = arg
         template = _TEMPLATES[kind]
-        lines += [" " * depth + line.format(i=i, o=i + 1, a=f"a{i}") for line in template]
+        walk += [" " * depth + line.format(i=i, o=i + 1, a=f"a{i}") for line in template]
         inner = template[-1]      # the next segment goes inside its block, or beside its statement
         depth += len(inner) - len(inner.lstrip()) + inner.endswith(":")
-    last = len(segments)
+    last, indent = len(segments), " " * depth
     if single:
-        lines += [" " * depth + f"return [v{last}]"] + ([" return []"] if segments else [])
+        lines = ["def getter(v0):", *walk, f"{indent}return [v{last}]", " return []",
+                 "def one(v0):", *walk, f"{indent}return v{last}", " return MISSING"]
     else:
-        lines += [" " * depth + f"out.append(v{last})", " return out"]
+        lines = ["def getter(v0):", " out = []", *walk, f"{indent}out.append(v{last})", " return out"]
     exec(compile("\n".join(lines), "<jsonpath getter>", "exec"), constants)  # noqa: S102
-    return constants["getter"]
+    getter = constants["getter"]
+    getter.one = constants.get("one")
+    return getter
 
 
 def _fallback(expr: jp.JSONPath) -> Any:
@@ -262,4 +280,5 @@ def _fallback(expr: jp.JSONPath) -> Any:
         except Exception:
             return []
 
+    getter.one = None
     return getter

@@ -21,7 +21,7 @@ class Address(NamedTuple):
     """One parsed mailbox; the engine derives folded and ``user+detail`` forms from it.
 
     A named tuple, immutable and without a ``__dict__``: every address of every event
-    builds one, and ``new_address`` builds it with ``tuple.__new__`` (a fifth of a frozen
+    builds one, and the parsers build it with ``tuple.__new__`` (a fifth of a frozen
     dataclass's cost).
     """
 
@@ -36,11 +36,6 @@ class Address(NamedTuple):
 
 
 _tuple_new = tuple.__new__
-
-
-def new_address(local: str, domain: str, display_name: str = "", names: tuple[str, ...] = ()) -> Address:
-    """An `Address` from parts already in their forms (the domain normalised, the names found)."""
-    return _tuple_new(Address, (local, domain, display_name, names))
 
 
 # --------------------------------------------------------------------------- domains
