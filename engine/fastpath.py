@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from engine.conditions import AllOf, AnyOf, Condition, Named, Not, Test
+from engine.conditions import AllOf, AnyOf, Condition, CountCheck, Named, Not, Test
 from engine.mail.context import RecordContext
-from engine.mail.fields import PathSource, Source
+from engine.mail.fields import AddressSource, PathSource, Source
 from engine.mail.jsonpath import MISSING
 
 Predicate = Callable[[RecordContext], bool]
@@ -104,6 +104,9 @@ def _test(node: Test) -> Predicate:
     if node.value_checks:
         return _positive(node.value_checks[0].pred, values, one)
     check = node.set_checks[0]
+    if type(check) is CountCheck and type(node.source) is AddressSource and node.source.part.value is not None:
+        count, counts = node.source.count, check.counts      # one value per address: count addresses
+        return lambda ctx: counts(count(ctx))               # type: ignore[arg-type]
     if check.whole:
         whole = check.pred
         return lambda ctx: whole(values(ctx), ctx)

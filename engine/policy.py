@@ -88,7 +88,10 @@ class Policy:
         """`_evaluate_record` without explain, a well-formed record's checks inline."""
         ses = record.get("ses") if type(record) is dict and record.get("eventSource") == "aws:ses" else None
         if type(ses) is dict and type(ses.get("mail")) is dict and type(ses.get("receipt")) is dict:
-            return self._run(RecordContext(ses, self.header_names), False)
+            try:
+                return self._decide(RecordContext(ses, self.header_names))
+            except Exception as exc:  # noqa: BLE001
+                return self._failed(exc, False)
         return self._evaluate_record(record, False)      # says what is wrong with it
 
     def _evaluate_record(self, record: Any, explain: bool) -> RecordDecision:
@@ -101,8 +104,11 @@ class Policy:
         try:
             return self._explain(ctx) if explain else self._decide(ctx)
         except Exception as exc:  # noqa: BLE001
-            return RecordDecision(self.on_error, errors=[f"evaluation failed: {type(exc).__name__}: {exc}"],
-                                  trace=[] if explain else None)
+            return self._failed(exc, explain)
+
+    def _failed(self, exc: Exception, explain: bool) -> RecordDecision:
+        return RecordDecision(self.on_error, errors=[f"evaluation failed: {type(exc).__name__}: {exc}"],
+                              trace=[] if explain else None)
 
     def _decide(self, ctx: RecordContext) -> RecordDecision:
         shadow: list[str] = []
@@ -115,8 +121,11 @@ class Policy:
                     collected = collected or Collected()
                     collected.add(actions, ctx, is_shadow)
                 if not is_shadow and disposition is not None:
+                    if collected is None:
+                        return RecordDecision(disposition, name, shadow)
                     return _decided(disposition, name, shadow, collected)
-        return _decided(self.default, None, shadow, collected)
+        return RecordDecision(self.default, None, shadow) if collected is None else \
+            _decided(self.default, None, shadow, collected)
 
     def _explain(self, ctx: RecordContext) -> RecordDecision:
         """Same walk as _decide (a property test holds them equal), recording every rule tried."""

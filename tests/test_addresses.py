@@ -403,6 +403,12 @@ def test_whatever_the_defect_shortcut_takes_the_reference_parser_refuses(raw):
         assert addresses._reference(raw) is None
 
 
+@given(st.one_of(_plain_list, _messy, _defective).filter(str.isascii), st.integers(0, 5))
+def test_the_ascii_mailbox_pattern_reads_ascii_text_as_the_general_one(raw, pos):
+    ascii_match, match = addresses._MAILBOX_ASCII.match(raw, pos), addresses._MAILBOX.match(raw, pos)
+    assert (ascii_match and (ascii_match.groups(), ascii_match.end())) == (match and (match.groups(), match.end()))
+
+
 _long_list = st.lists(_mailbox, min_size=1, max_size=60).map(", ".join)
 
 

@@ -27,14 +27,17 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from engine.mail.address_fallback import fallback as _fallback
-from engine.mail.mailbox import Address, make as _make, normalize_domain, parent_domains, unquote as _unquote
+from engine.mail.mailbox import (
+    _MAX_CACHED_DOMAIN, Address, _normalize_domain_cached, in_domains, make as _make, normalize_domain,
+    unquote as _unquote,
+)
 
 if TYPE_CHECKING:
     from email.headerregistry import AddressHeader, HeaderRegistry
 
 _tuple_new = tuple.__new__
 
-__all__ = ["Address", "MAX_REFERENCE_LENGTH", "normalize_domain", "parent_domains", "parse_addresses", "parse_literal"]
+__all__ = ["Address", "MAX_REFERENCE_LENGTH", "in_domains", "normalize_domain", "parse_addresses", "parse_literal"]
 
 MAX_REFERENCE_LENGTH = 1000
 """Longer strings skip the reference parser, which is quadratic on some inputs."""
@@ -63,6 +66,8 @@ _MAILBOX = re.compile(
     rf'|(?P<local>{_DOT_ATOM})@(?P<domain>{_DOT_ATOM})'
     rf')[ \t]*+'
 )
+# The same pattern for ASCII text, where the word class is exactly atext: a fifth faster.
+_MAILBOX_ASCII = re.compile(_MAILBOX.pattern.replace(_WORD_CHAR, r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"))
 _WSP_RUN = re.compile(r"[ \t]+")
 # A bare ASCII addr-spec, the form of the envelope sender and of nearly every recipient: the
 # mailbox pattern's second branch with ASCII word characters (atext) only and no white space.
@@ -180,7 +185,7 @@ def _bare(raw: str) -> list[Address] | None:
     if _BARE_ASCII.fullmatch(raw) is None or "=?" in raw:
         return None
     local, _, domain = raw.rpartition("@")
-    domain = normalize_domain(domain)
+    domain = normalize_domain(domain) if len(domain) > _MAX_CACHED_DOMAIN else _normalize_domain_cached(domain)
     return [_tuple_new(Address, (local, domain, "", ()))] if domain else None
 
 
@@ -197,7 +202,8 @@ def _fast(raw: str) -> list[Address] | None:
 
 def _plain_mailboxes(raw: str) -> list[Address] | None:
     """``_fast`` past the bare address: a comma list of plain mailboxes."""
-    match = _MAILBOX.match(raw)
+    mailbox = _MAILBOX_ASCII if raw.isascii() else _MAILBOX
+    match = mailbox.match(raw)
     if match is None:
         return None
     if match.end() == len(raw):             # one mailbox, the common case: no list to build
@@ -212,7 +218,7 @@ def _plain_mailboxes(raw: str) -> list[Address] | None:
     while True:
         if raw[pos] != ",":
             return None
-        match = _MAILBOX.match(raw, pos + 1)
+        match = mailbox.match(raw, pos + 1)
         if match is None:
             return None
         found.append(match.groups())
@@ -249,10 +255,11 @@ def _fast_like_fallback(raw: str) -> list[Address] | None:
     bare = _bare(raw)
     if bare is not None:
         return bare
+    mailbox = _MAILBOX_ASCII if raw.isascii() else _MAILBOX
     out = []
     pos, end = 0, len(raw)
     while True:
-        match = _MAILBOX.match(raw, pos)
+        match = mailbox.match(raw, pos)
         address = None if match is None else _fast_address(match.groups(), True)
         if address is None:
             return None

@@ -40,12 +40,16 @@ class RecordContext:
             entries = self.ses["mail"].get("headers")
             if type(entries) is list and wanted:
                 for entry in entries:
-                    if type(entry) is dict:
-                        name = entry.get("name")
-                        if type(name) is str and len(name) in lengths:
-                            key = name.lower()
-                            if key in wanted and "value" in entry:
-                                index.setdefault(key, []).append(entry["value"])
+                    try:                        # an entry that is no object, or has no name, is no header
+                        if len(entry["name"]) not in lengths:
+                            continue
+                    except (TypeError, KeyError):
+                        continue
+                    name = entry["name"]
+                    if type(name) is str and type(entry) is dict:
+                        key = name.lower()
+                        if key in wanted and "value" in entry:
+                            index.setdefault(key, []).append(entry["value"])
             self._headers = index
         return self._headers
 

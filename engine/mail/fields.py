@@ -13,6 +13,7 @@ knows: lint's record shape (`engine.mail.record`) and the event builder
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain, repeat
 from typing import Any, Callable
 
 from engine.mail import addresses
@@ -182,6 +183,7 @@ class AddressSource(Source):
         # String keys: their hash is cached, a tuple's is recomputed at every lookup.
         self._parsed_key = f"addresses:{base.lower()}"
         self._values_key = f"part:{base.lower()}.{part.name}:{int(case_sensitive)}"
+        self._key = text_key(case_sensitive)
 
     def parsed(self, ctx: RecordContext) -> list[list[addresses.Address]]:
         """Per SES string, its addresses (non-strings yield none)."""
@@ -195,13 +197,16 @@ class AddressSource(Source):
         if cached is None:
             value = self.part.value
             if value is not None:           # one value per address: no list per address
-                key = text_key(self.case_sensitive)
-                cached = [value(a, key) for group in self.parsed(ctx) for a in group]
+                cached = list(map(value, chain.from_iterable(self.parsed(ctx)), repeat(self._key)))
             else:
                 extract, cs = self.part.extract, self.case_sensitive
                 cached = [v for group in self.parsed(ctx) for a in group for v in extract(a, cs)]
             ctx.cache[self._values_key] = cached
         return cached
+
+    def count(self, ctx: RecordContext) -> int:
+        """The number of addresses: the number of values of a part that has one per address."""
+        return sum(map(len, self.parsed(ctx)))
 
     def per_address(self, ctx: RecordContext) -> list[list[str]] | None:
         """For `match: all`: each address's part values; None when a string yields no address."""

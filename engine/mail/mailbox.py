@@ -83,22 +83,24 @@ def _normalize_label(label: str) -> str:
         return label.lower()
 
 
-def parent_domains(domain: str, longest: int) -> Iterator[str]:
-    """``domain`` and its parents on label boundaries, from the top, none longer than ``longest``.
+def in_domains(domain: str, wanted: frozenset[str], longest: int) -> bool:
+    """``domain`` or one of its parents on a label boundary is in ``wanted``, whose entries are at
+    most ``longest`` long.
 
-    ``a.b.example`` gives ``example``, ``b.example``, ``a.b.example``. Only suffixes that
-    could equal a listed domain are cut (a listed domain is at most ``longest`` long), so a
-    domain of 200,000 labels costs a few short slices, not one copy of its rest per label.
+    Only suffixes that could equal a listed domain are cut (``a.b.example``: ``example``,
+    ``b.example``, ``a.b.example``, as long as they are short enough), so a domain of 200,000
+    labels costs a few short slices, not one copy of its rest per label.
     """
     end = len(domain)
     dot = end
     while True:
         dot = domain.rfind(".", 0, dot)
         if end - dot - 1 > longest:
-            return
-        yield domain[dot + 1:]
+            return False
+        if domain[dot + 1:] in wanted:
+            return True
         if dot < 0:
-            return
+            return False
 
 
 # --------------------------------------------------------------------------- shared pieces

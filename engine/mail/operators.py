@@ -19,6 +19,7 @@ from engine.mail.values import (
     ValueForm,
     as_text,
     is_number,
+    match_form,
     match_form_keep_case,
     text_key,
 )
@@ -93,9 +94,12 @@ def build_in(literals: list[str | NumberLiteral], form: ValueForm) -> ValuePred:
     key = text_key(form.case_sensitive)
     texts = frozenset(key(_literal_text(lit)) for lit in literals)
     numbers = frozenset(lit.value for lit in literals if isinstance(lit, NumberLiteral))
+    fold = key is match_form        # ASCII text, the common case, is folded here without a call
 
     def pred(v: Any, ctx: Any) -> bool:
         if type(v) is str:
+            if v.isascii():
+                return (v.lower() if fold else v) in texts
             return key(v) in texts
         if is_number(v) and v in numbers:
             return True
@@ -201,9 +205,11 @@ def build_in_domain(literals, form: ValueForm) -> ValuePred:
     # Address sources hand out domains already in normal form; only other text needs normalising.
     domain_of = _address_domain if form.kind in ADDRESS_FORMS else _domain_of
 
+    in_domains = addresses.in_domains
+
     def pred(v: Any, ctx: Any) -> bool:
         domain = domain_of(v)
-        return bool(domain) and any(parent in wanted for parent in addresses.parent_domains(domain, longest))
+        return bool(domain) and in_domains(domain, wanted, longest)
     return pred
 
 
