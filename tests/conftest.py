@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,15 @@ def ses_events_dir() -> Path:
 @pytest.fixture
 def eml_dir() -> Path:
     return corpus_path("eml")
+
+
+COPY_IGNORES = (".venv", ".git", "build", "dist", "__pycache__", ".pytest_cache", ".hypothesis",
+                "*.egg-info", "results", "cdk.out", "node_modules")
+
+
+def copy_project(dest: Path) -> Path:
+    """The project as a reader's checkout at `dest`: sources copied, the installed `.venv` linked."""
+    shutil.copytree(ROOT, dest, ignore=shutil.ignore_patterns(*COPY_IGNORES), symlinks=True)
+    if (ROOT / ".venv").is_dir():
+        (dest / ".venv").symlink_to(ROOT / ".venv", target_is_directory=True)
+    return dest
