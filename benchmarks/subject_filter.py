@@ -1,4 +1,4 @@
-"""The hand-written function of SPEC section 1, as teams deploy it today: the cold-start baseline.
+"""The hand-written subject filter, as teams deploy it today: the cold-start baseline.
 
 Configured by MAIL_SOURCE and MAIL_SUBJECTS; logs with Powertools Logger. The
 empty-entry bug (a trailing `;` matches every subject) is kept: it is what

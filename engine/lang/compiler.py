@@ -270,7 +270,7 @@ class ConditionCompiler:
 
     def _literal_message(self, exc: LiteralError, arg: Node) -> str:
         """The operator's complaint, naming where a bad literal came from and never a variable's value:
-        a list's entry by its number and source, a `${VAR}` scalar as written (SPEC 3.6)."""
+        a list's entry by its number and source, a `${VAR}` scalar as written."""
         message, literal = str(exc), exc.literal
         shown = None if literal is None else self._provenance(arg, literal)
         raw = str(getattr(literal, "text", literal))

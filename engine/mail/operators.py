@@ -208,7 +208,7 @@ def build_same_as(other: Source, source: Source, cs: bool) -> ValuePred:
 
 
 def build_confusable_with(literals, source, cs) -> ValuePred:
-    """Looks like a listed value without being one: equal UTS #39 skeletons (SPEC 3.5).
+    """Looks like a listed value without being one: equal UTS #39 skeletons.
 
     Domains compare label by label after IDNA, and a value holds when it or a parent domain
     on a label boundary looks like a listed domain (`login.paypa1.com`); a listed domain's

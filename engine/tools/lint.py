@@ -32,7 +32,7 @@ CODES: dict[str, str] = {
     **ACTION_CODES,
 }
 
-# --- the shape of an SES receiving record's `ses` object (SPEC section 2) ---------
+# --- the shape of an SES receiving record's `ses` object ------------------------
 # A dict is an object with known keys, a one-item list a JSON array of that shape,
 # LEAF a scalar. Taken from AWS's documentation and the corpus events.
 LEAF = "leaf"
