@@ -7,6 +7,7 @@ those of `tests/doc_blocks.py` (documented for readers in README.md, "Documented
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import signal
@@ -16,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import ROOT, copy_project
 from doc_blocks import Block, blocks, mismatch, transcript
@@ -77,8 +79,22 @@ def run_console(block: Block, cwd: Path, env: dict[str, str]) -> list[str]:
     return problems
 
 
+def as_shipped(copy: Path) -> Path:
+    """The project as shipped: an operator's own policies (`policies/` files the examples' table
+    does not list) and their tests are left out, since the docs add `policies/prod.yaml` themselves."""
+    examples = yaml.safe_load((copy / "examples" / "events" / "expected.yaml").read_text(encoding="utf-8"))
+    own = {p.resolve() for p in (copy / "policies").glob("*.yaml") if f"policies/{p.name}" not in examples}
+    spec = importlib.util.spec_from_file_location("package_for_docs", copy / "scripts" / "package.py")
+    package = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(package)
+    tests = [t for t in (copy / "tests" / "cases").glob("*.yaml") if package.tested_policy(t) in own]
+    for path in [*own, *tests]:
+        path.unlink()
+    return copy
+
+
 def run_document(doc: Path, tmp_path: Path) -> list[str]:
-    copy = copy_project(tmp_path / "project")
+    copy = as_shipped(copy_project(tmp_path / "project"))
     (tmp_path / "home").mkdir()
     env = environment(tmp_path / "home")
     problems = []
@@ -211,3 +227,11 @@ def test_a_block_that_hangs_is_killed_with_its_children(tmp_path: Path) -> None:
         time.sleep(0.1)
     else:
         pytest.fail(f"the block's child {pid} outlived it")
+
+
+def test_the_docs_run_on_the_project_as_shipped(tmp_path: Path) -> None:
+    copy = copy_project(tmp_path / "project")
+    subprocess.run(["make", "-s", "new-policy", "NAME=prod"], cwd=copy, check=True, capture_output=True, timeout=60)
+    as_shipped(copy)
+    assert not (copy / "policies" / "prod.yaml").exists() and not (copy / "tests" / "cases" / "prod.yaml").exists()
+    assert (copy / "policies" / "default.yaml").exists() and (copy / "tests" / "cases" / "default.yaml").exists()
