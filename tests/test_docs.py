@@ -231,7 +231,8 @@ def test_a_block_that_hangs_is_killed_with_its_children(tmp_path: Path) -> None:
 
 def test_the_docs_run_on_the_project_as_shipped(tmp_path: Path) -> None:
     copy = copy_project(tmp_path / "project")
-    subprocess.run(["make", "-s", "new-policy", "NAME=prod"], cwd=copy, check=True, capture_output=True, timeout=60)
+    if not (copy / "policies" / "prod.yaml").exists():      # an operator's checkout may have its own
+        subprocess.run(["make", "-s", "new-policy", "NAME=prod"], cwd=copy, check=True, capture_output=True, timeout=60)
     as_shipped(copy)
     assert not (copy / "policies" / "prod.yaml").exists() and not (copy / "tests" / "cases" / "prod.yaml").exists()
     assert (copy / "policies" / "default.yaml").exists() and (copy / "tests" / "cases" / "default.yaml").exists()
