@@ -7,6 +7,7 @@ those of `tests/doc_blocks.py` (documented for readers in README.md, "Documented
 """
 from __future__ import annotations
 
+import ast
 import importlib.util
 import os
 import re
@@ -16,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import hypothesis
 import pytest
 import yaml
 
@@ -236,3 +238,22 @@ def test_the_docs_run_on_the_project_as_shipped(tmp_path: Path) -> None:
     as_shipped(copy)
     assert not (copy / "policies" / "prod.yaml").exists() and not (copy / "tests" / "cases" / "prod.yaml").exists()
     assert (copy / "policies" / "default.yaml").exists() and (copy / "tests" / "cases" / "default.yaml").exists()
+
+
+def fuzz_tests(folder: Path) -> list[str]:
+    """The Hypothesis tests (decorated with `given`) of a test folder."""
+    found = []
+    for path in sorted(folder.glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef) and any(
+                    isinstance(d, ast.Call) and getattr(d.func, "id", None) == "given" for d in node.decorator_list):
+                found.append(f"{path.name}::{node.name}")
+    return found
+
+
+def test_security_doc_states_the_fuzz_figures_make_test_runs() -> None:
+    count = len(fuzz_tests(ROOT / "tests" / "security"))
+    per_test = hypothesis.settings.get_profile("ci").max_examples
+    words = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+    text = " ".join((ROOT / "docs" / "security.md").read_text(encoding="utf-8").split())
+    assert f"{per_test} examples for each of the suite's {words[count]} fuzz tests, {count * per_test:,} in all" in text
