@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: install test demo bench package fuzz schema serve new-policy clean
+.PHONY: install test test-fast demo bench package fuzz schema serve new-policy clean
 
 install: $(STAMP)
 
@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# Unit and data-driven cases in well under 15 s: what to run after every edit.
+test-fast: install
+	HYPOTHESIS_PROFILE=fast $(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider
 
 demo: install
 	@set -e; for p in policies/*.yaml examples/policies/*.yaml; do \

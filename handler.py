@@ -7,6 +7,7 @@ a valid disposition and says why in its log.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import random
 import time
@@ -20,7 +21,7 @@ from engine.aws import telemetry, tracing
 from engine.aws.actionqueue import ActionQueue, queue_actions
 from engine.aws.policysource import PolicySource
 from engine.aws.settings import Settings
-from engine.decision import DISPOSITIONS
+from engine.decision import DISPOSITIONS, Decision
 
 HERE = Path(__file__).resolve().parent   # where a relative POLICY_FILE is, on Lambda /var/task
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "ses-rules"
@@ -29,9 +30,13 @@ NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "SesRules"
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 tracer = tracing.tracer(SERVICE)      # None unless the X-Ray SDK is packaged and tracing is on
-_source: PolicySource | None = None   # one per execution environment, made at its first invocation
 _queue = ActionQueue.from_env()       # the SQS client, made here only when ACTIONS_QUEUE_URL is set
-_actions: Any = None                  # the action function's runner, made at its first invocation
+
+
+@functools.cache
+def policy_source() -> PolicySource:
+    """One per execution environment, made at its first invocation (tests start anew with cache_clear)."""
+    return PolicySource(Settings.from_env(HERE, logger), logger, metrics)
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, str]:
@@ -42,46 +47,51 @@ def lambda_handler(event: Any, context: Any) -> dict[str, str]:
     except Exception:  # last resort: SES must get a valid answer
         with contextlib.suppress(Exception):
             logger.exception("handler failed, ON_ERROR answered")
-        return {"disposition": _source.settings.on_error if _source else "CONTINUE"}
+        return {"disposition": _last_resort()}
 
 
 def _handle(event: Any, context: Any) -> dict[str, str]:
-    global _source
-    if _source is None:
-        _source = PolicySource(Settings.from_env(HERE, logger), logger, metrics)
-    settings = _source.settings
+    source = policy_source()
     telemetry.correlate(logger, event)
-    result, level = _decide(event, _source)
-    disposition = result.get("disposition")
+    outcome = _decide(event, source)
     try:
-        telemetry.log_decision(logger, result, level, event, settings.log_addresses)
-        telemetry.publish(metrics, SERVICE, result)
+        telemetry.log_decision(logger, outcome, source.settings.log_addresses)
+        telemetry.publish(metrics, SERVICE, outcome.decision)
     except Exception:
         logger.exception("could not report the decision")
-    queue_actions(_queue, event, result, logger, metrics, SERVICE)
-    return {"disposition": disposition if disposition in DISPOSITIONS else settings.on_error}
+    queue_actions(_queue, event, outcome.decision, outcome.policy, logger, metrics, SERVICE)
+    disposition = outcome.decision.disposition
+    return {"disposition": disposition if disposition in DISPOSITIONS else source.settings.on_error}
 
 
 # Inside lambda_handler's guard: whatever the tracer does, SES gets an answer.
 _handle_in_context = tracing.capture(tracer, logger.inject_lambda_context(clear_state=True)(_handle))
 
 
-def _decide(event: Any, source: PolicySource) -> tuple[dict[str, Any], str]:
-    """The decision as `Decision.to_dict()` shapes it, and the level to log it at."""
+def _decide(event: Any, source: PolicySource) -> telemetry.Outcome:
+    """The decision, how long it took, and the level to log it at."""
     policy = source.current()
     if policy is None:
         metrics.add_metric(name="PolicyUnavailable", unit=MetricUnit.Count, value=1)
-        return _fallback(source.settings.on_error, "no policy loaded", None), "error"
+        return telemetry.Outcome(Decision.fallback(source.settings.on_error, "no policy loaded", event), None,
+                                 level="error")
     explain = random.random() < source.settings.trace_rate
     started = time.perf_counter()
     try:
-        result = policy.evaluate(event, explain=explain).to_dict()
-        result["evaluation_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        decision = policy.evaluate(event, explain=explain)
     except Exception as exc:  # evaluate() must not raise; if it does, the policy's on_error answers
         logger.exception("evaluation failed")
-        return _fallback(policy.on_error, f"evaluation failed: {exc}", source.describe()), "error"
-    result["policy"] = source.describe()
-    return result, "warning" if result.get("errors") else "info"
+        decision = Decision.fallback(policy.on_error, f"evaluation failed: {exc}", event, policy.name, policy.revision)
+        return telemetry.Outcome(decision, source.describe(), level="error")
+    elapsed = round((time.perf_counter() - started) * 1000, 3)
+    return telemetry.Outcome(decision, source.describe(), elapsed, "warning" if decision.errors else "info")
+
+
+def _last_resort() -> str:
+    try:
+        return policy_source().settings.on_error
+    except Exception:  # the settings themselves failed
+        return "CONTINUE"
 
 
 def replay_handler(event: Any, context: Any) -> dict[str, Any]:
@@ -90,19 +100,16 @@ def replay_handler(event: Any, context: Any) -> dict[str, Any]:
     return run_batch(event)
 
 
-def _fallback(disposition: str, error: str, policy: dict[str, Any] | None) -> dict[str, Any]:
-    return {"disposition": disposition, "rule": None, "shadow": [], "errors": [error],
-            "policy": policy, "records": []}
+@functools.cache
+def action_function() -> Any:
+    """The action function's runner, made at its first invocation (tests start anew with cache_clear)."""
+    from engine.aws.actionfunction import ActionFunction   # the deciding function never imports it
+    return ActionFunction(os.environ, logger, metrics, SERVICE)
 
 
 def action_handler(event: Any, context: Any) -> dict[str, Any]:
     """The action function (SQS, partial batch responses): runs the actions lambda_handler queued."""
-    global _actions
-    if _actions is None:
-        from engine.aws.actionfunction import ActionFunction   # the deciding function never imports it
-
-        _actions = ActionFunction(os.environ, logger, metrics, SERVICE)
-    return _actions.handle(event, context)
+    return action_function().handle(event, context)
 
 
 action_handler = tracing.capture(tracer, action_handler)   # a `## action_handler` subsegment when tracing

@@ -122,10 +122,10 @@ def _queue_rows(settings: Settings, quick: bool) -> tuple[list[Row], dict[str, A
         queue = ActionQueue("", client=client)
 
         def decide_and_queue(event: dict) -> dict:
-            result = policy.evaluate(event).to_dict()
-            result["policy"] = {"name": policy.name, "revision": policy.revision}
-            queue_actions(queue, event, result, logger, metrics, "bench")
-            return result
+            decision = policy.evaluate(event)
+            queue_actions(queue, event, decision, {"name": policy.name, "revision": policy.revision},
+                          logger, metrics, "bench")
+            return decision.to_dict()
 
         samples: dict[str, list[float]] = {"decide": [], "queue": []}
         queued = 0

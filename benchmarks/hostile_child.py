@@ -36,7 +36,7 @@ def _status(field: str) -> int:
 
 def _values(event: dict, key: str) -> int:
     """How many values a field yields on the event (bounded by the addresses written)."""
-    source, _ = resolve(key, False)
+    source = resolve(key, False)
     return len(source.values(RecordContext(event["Records"][0]["ses"])))
 
 

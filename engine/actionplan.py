@@ -24,6 +24,7 @@ class ActionPlan:
     recipients: Condition | None = None      # the test on one recipient address
     line: int = 1
     col: int = 1
+    lists: tuple[str, ...] = ()              # the named lists its arguments read (lint: used lists)
 
     def plan(self, ctx: RecordContext) -> dict[str, Any] | None:
         """`{"rule", "type", ...arguments, "recipients"}` for this record, or None: no recipient to act for."""

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.actionplan import merged
+from engine.trace import RuleTrace, rule_from_dict
 
 DISPOSITIONS = ("CONTINUE", "STOP_RULE", "STOP_RULE_SET")
 # The most restrictive record decides the event.
@@ -17,7 +18,7 @@ class RecordDecision:
     rule: str | None = None
     shadow: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-    trace: list[dict] | None = None
+    trace: list[RuleTrace] | None = None     # with explain=True: every rule tried
     actions: list[dict[str, Any]] = field(default_factory=list)         # planned, never run here
     shadow_actions: list[dict[str, Any]] = field(default_factory=list)  # of shadow rules: reported only
 
@@ -26,8 +27,40 @@ class RecordDecision:
                                 "shadow": list(self.shadow), "errors": list(self.errors),
                                 "actions": list(self.actions), "shadow_actions": list(self.shadow_actions)}
         if self.trace is not None:
-            data["trace"] = self.trace
+            data["trace"] = [step.to_dict() for step in self.trace]
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RecordDecision:
+        """The inverse of `to_dict()` (a record that crossed a process boundary as JSON)."""
+        trace = data.get("trace")
+        return cls(data["disposition"], data.get("rule"), list(data.get("shadow", [])), list(data.get("errors", [])),
+                   None if trace is None else [rule_from_dict(step) for step in trace],
+                   list(data.get("actions", [])), list(data.get("shadow_actions", [])))
+
+
+@dataclass(frozen=True)
+class MailFacts:
+    """What a decision's log line names besides the decision, read from the event's first record."""
+    message_id: str | None = None       # mail.messageId: the correlation id and the archive's key
+    sender: str | None = None           # mail.source: the envelope sender
+    invocation_type: str | None = None  # receipt.action.invocationType
+
+    @classmethod
+    def of(cls, event: Any) -> MailFacts:
+        """Never raises: a part the event does not have is None."""
+        records = event.get("Records") if isinstance(event, dict) else None
+        record = records[0] if isinstance(records, list) and records else None
+        ses = record.get("ses") if isinstance(record, dict) else None
+        mail = ses.get("mail") if isinstance(ses, dict) else None
+        receipt = ses.get("receipt") if isinstance(ses, dict) else None
+        action = receipt.get("action") if isinstance(receipt, dict) else None
+        return cls(_text(mail, "messageId"), _text(mail, "source"), _text(action, "invocationType"))
+
+
+def _text(obj: Any, key: str) -> str | None:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    return value if isinstance(value, str) else None
 
 
 @dataclass
@@ -39,6 +72,11 @@ class Decision:
     policy_name: str
     policy_revision: str
     records: list[RecordDecision]
+    event: Any = field(default=None, repr=False, compare=False)   # what was decided (for `mail`)
+
+    @property
+    def mail(self) -> MailFacts:
+        return MailFacts.of(self.event)
 
     @property
     def actions(self) -> list[dict[str, Any]]:
@@ -54,16 +92,21 @@ class Decision:
         return merged(r.shadow_actions for r in self.records)
 
     @classmethod
-    def combine(cls, records: list[RecordDecision], name: str, revision: str) -> "Decision":
+    def fallback(cls, disposition: str, error: str, event: Any, name: str = "", revision: str = "") -> Decision:
+        """The answer when no policy could decide (none loaded, or evaluation itself failed)."""
+        return cls(disposition, None, [], [error], name, revision, [], event)
+
+    @classmethod
+    def combine(cls, records: list[RecordDecision], name: str, revision: str, event: Any = None) -> Decision:
         """Most restrictive record wins; its rule is that of the first record with that answer."""
         if len(records) == 1:                 # what SES sends: skip the merging
             r = records[0]
-            return cls(r.disposition, r.rule, list(r.shadow), list(r.errors), name, revision, records)
+            return cls(r.disposition, r.rule, list(r.shadow), list(r.errors), name, revision, records, event)
         top = max(records, key=lambda r: SEVERITY[r.disposition])
         first = next(r for r in records if r.disposition == top.disposition)
         shadow = list(dict.fromkeys(s for r in records for s in r.shadow))
         errors = [e for r in records for e in r.errors]
-        return cls(top.disposition, first.rule, shadow, errors, name, revision, records)
+        return cls(top.disposition, first.rule, shadow, errors, name, revision, records, event)
 
     def to_dict(self) -> dict[str, Any]:
         return {"disposition": self.disposition, "rule": self.rule, "shadow": list(self.shadow),

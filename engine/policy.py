@@ -5,9 +5,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.actionplan import ActionPlan, Collected
-from engine.conditions import Condition
+from engine.conditions import NOWHERE, Condition, Pos
 from engine.decision import Decision, RecordDecision
 from engine.mail.context import RecordContext
+from engine.trace import RuleTrace
 
 
 @dataclass
@@ -22,10 +23,8 @@ class Rule:
     line: int = 1
     col: int = 1
     actions: tuple[ActionPlan, ...] = ()
-
-    @property
-    def shadow(self) -> bool:
-        return self.mode == "shadow"
+    name_at: Pos = NOWHERE                      # where `name:` is written (lint reports rules there)
+    lint_ignore_at: tuple[Pos, ...] = ()        # where each `lint_ignore` code is written
 
 
 def _record_problem(record: Any) -> str | None:
@@ -54,8 +53,10 @@ class Policy:
     description: str | None = None
     lists: dict[str, list] = field(default_factory=dict)
     conditions: dict[str, Condition] = field(default_factory=dict)
-    source: Any = None                   # the composed YAML node tree, read by lint
     header_names: frozenset[str] = frozenset()
+    list_at: dict[str, Pos] = field(default_factory=dict)        # where each list is defined
+    condition_at: dict[str, Pos] = field(default_factory=dict)   # where each named condition is defined
+    list_files: dict[str, str] = field(default_factory=dict)     # list name -> `{file: F}` as written
 
     def __post_init__(self) -> None:
         self._active = [r for r in self.rules if r.enabled]
@@ -66,12 +67,12 @@ class Policy:
             records = event.get("Records") if isinstance(event, dict) else None
             if not isinstance(records, list) or not records:
                 reason = "event has no Records" if records is None else "event Records is empty or not a list"
-                return Decision(self.on_error, None, [], [reason], self.name, self.revision, [])
+                return Decision.fallback(self.on_error, reason, event, self.name, self.revision)
             decided = [self._evaluate_record(r, explain) for r in records]
-            return Decision.combine(decided, self.name, self.revision)
+            return Decision.combine(decided, self.name, self.revision, event)
         except Exception as exc:  # noqa: BLE001 - the contract is: never raise, answer on_error
-            return Decision(self.on_error, None, [], [f"internal error: {type(exc).__name__}: {exc}"],
-                            self.name, self.revision, [])
+            return Decision.fallback(self.on_error, f"internal error: {type(exc).__name__}: {exc}", event,
+                                     self.name, self.revision)
 
     def _evaluate_record(self, record: Any, explain: bool) -> RecordDecision:
         problem = _record_problem(record)
@@ -101,17 +102,15 @@ class Policy:
         return _decided(self.default, None, shadow, collected)
 
     def _explain(self, ctx: RecordContext) -> RecordDecision:
-        """Same walk as _decide, recording every rule tried and each condition's values."""
+        """Same walk as _decide (a property test holds them equal), recording every rule tried."""
         shadow: list[str] = []
-        trace: list[dict] = []
+        trace: list[RuleTrace] = []
         collected: Collected | None = None
         for rule in self._active:
             tree = rule.condition.explain(ctx) if rule.condition is not None else None
-            held = tree is None or tree["held"]
-            step = {"rule": rule.name, "mode": rule.mode, "disposition": rule.disposition,
-                    "held": held, "condition": tree}
+            step = RuleTrace(rule.name, rule.mode, rule.disposition, tree is None or tree.held, tree)
             trace.append(step)
-            if held:
+            if step.held:
                 is_shadow = rule.mode == "shadow"
                 if is_shadow:
                     shadow.append(rule.name)
@@ -119,14 +118,14 @@ class Policy:
                     collected = collected or Collected()
                     before = len(collected.shadow_actions if is_shadow else collected.actions)
                     collected.add(rule.actions, ctx, is_shadow)
-                    step["actions"] = (collected.shadow_actions if is_shadow else collected.actions)[before:]
+                    step.actions = (collected.shadow_actions if is_shadow else collected.actions)[before:]
                 if not is_shadow and rule.disposition is not None:
                     return _decided(rule.disposition, rule.name, shadow, collected, trace)
         return _decided(self.default, None, shadow, collected, trace)
 
 
 def _decided(disposition: str, rule: str | None, shadow: list[str], collected: Collected | None,
-             trace: list[dict] | None = None) -> RecordDecision:
+             trace: list[RuleTrace] | None = None) -> RecordDecision:
     if collected is None:
         return RecordDecision(disposition, rule, shadow, trace=trace)
     return RecordDecision(disposition, rule, shadow, trace=trace, actions=collected.actions,

@@ -102,7 +102,7 @@ def lam(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
     """A cold start: no handler state, no setting from the caller's environment."""
     for name in SETTINGS:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(handler, "_source", None)
+    handler.policy_source.cache_clear()
     handler.metrics.clear_metrics()
     # The Logger kept the stdout of import time; make it follow the captured one.
     monkeypatch.setattr(handler.logger.registered_handler, "stream", _CurrentStdout())

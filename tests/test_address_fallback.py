@@ -261,8 +261,8 @@ def test_the_red_team_8kb_header_yields_800_addresses_not_640000():
     event = json.loads((EVENTS / "partner-ticket.json").read_text(encoding="utf-8-sig"))
     event["Records"][0]["ses"]["mail"]["commonHeaders"]["from"] = ["<a@b> x@y " * 800]
     ctx = RecordContext(event["Records"][0]["ses"])
-    assert len(resolve("from", False)[0].values(ctx)) == 800
-    assert len(resolve("from.name_address", False)[0].values(ctx)) == 800    # was 640,000
+    assert len(resolve("from", False).values(ctx)) == 800
+    assert len(resolve("from.name_address", False).values(ctx)) == 800    # was 640,000
     assert policy.evaluate(event).rule == "drop-display-name-spoof"
 
 

@@ -35,7 +35,7 @@ def folder(tmp_path: Path) -> Path:
         lists: {spare: [x]}
         rules:
           - name: partners
-            when: {from.domain: acme.example}
+            when: {from.domain: {equals: acme.example, match: all}}
             disposition: CONTINUE
         """))
     (tmp_path / "broken.yaml").write_text("version: 1\nrules:\n  - name: a\n    when: {spf: PAS}\n    disposition: STOPP\n")
@@ -93,8 +93,26 @@ def test_validate_prints_warnings_with_position_and_code_and_passes(folder: Path
     lines = out.splitlines()
     assert lines[0] == f"{folder / 'warn.yaml'}:2:9: warning: list 'spare' is not used by any rule " \
                        "(use it with {list: spare} or remove it) [unused-list]"
-    assert lines[1].startswith(f"{folder / 'warn.yaml'}:5:12: warning: rule 'partners' lets mail through")
+    assert lines[1:3] == ["  lists: {spare: [x]}", "          ^"]      # the source line, a caret under col 9
+    assert lines[3].startswith(f"{folder / 'warn.yaml'}:5:12: warning: rule 'partners' lets mail through")
     assert lines[-1] == f"{folder / 'warn.yaml'}: valid, 2 warnings"
+
+
+def test_errors_show_the_source_line_with_a_caret_under_the_column(folder: Path) -> None:
+    _, out = run("validate", str(folder / "broken.yaml"))
+    lines = out.splitlines()
+    at = lines.index(f"{folder / 'broken.yaml'}:4:17: error: 'PAS' is not a spf value (PASS, FAIL, GRAY, "
+                     "PROCESSING_FAILED, DISABLED) (did you mean PASS?) [bad-value]")
+    assert lines[at + 1:at + 3] == ["      when: {spf: PAS}", "                  ^"]
+
+
+def test_a_caret_stays_under_its_column_after_an_escaped_tab(tmp_path: Path) -> None:
+    from engine.lang.diagnostics import Diagnostic
+    from engine.tools.output import SourceLines, diagnostic_lines
+    (tmp_path / "p.yaml").write_text("a: 1\n\tkey: x\n")
+    d = Diagnostic(str(tmp_path / "p.yaml"), 2, 7, "error", "bad-value", "wrong")
+    assert diagnostic_lines(d, SourceLines())[1:] == ["  \\x09key: x", "  " + " " * len("\\x09key: ") + "^"]
+    assert diagnostic_lines(Diagnostic("<string>", 1, 1, "error", "x", "y"), SourceLines()) == ["<string>:1:1: error: y [x]"]
 
 
 def test_validate_strict_fails_on_warnings(folder: Path) -> None:
@@ -170,6 +188,30 @@ def test_dry_run_explain_json_carries_the_trace() -> None:
     _, data = run_json("dry-run", "--explain", DEFAULT, str(EVENTS / "newsletter.eml"))
     [record] = data["results"][0]["records"]
     assert [step["rule"] for step in record["trace"]] == [r.name for r in load_policy(DEFAULT).rules]
+
+
+def test_explain_shows_arguments_as_written_not_the_variables_value(monkeypatch) -> None:
+    """`--explain` must not print what MAIL_SOURCE holds, nor a list's entries (issue 10 item 3)."""
+    monkeypatch.setenv("MAIL_SOURCE", "secret-sender@hidden.example")
+    monkeypatch.setenv("MAIL_SUBJECTS", "Top secret subject")
+    policy = str(ROOT / "examples" / "policies" / "subject-filter.yaml")
+    code, out = run("dry-run", "--explain", policy, str(EVENTS / "zabbix-problem.eml"))
+    assert code == 0
+    assert 'not_equals "${MAIL_SOURCE:-zabbix@monitoring.corp.example}"' in out
+    assert "hidden.example" not in out and "Top secret" not in out
+    _, data = run_json("dry-run", "--explain", policy, str(EVENTS / "zabbix-problem.eml"))
+    assert "hidden.example" not in json.dumps(data)
+
+
+def test_explain_shows_fields_as_written_and_counts_counted() -> None:
+    policy = str(ROOT / "examples" / "policies" / "security-hardened.yaml")
+    _, out = run("dry-run", "--explain", policy, str(EVENTS / "mass-mail.json"))
+    assert "from.domain saw" in out
+    assert 'count {"gt": 10} (yes, counted 12)' in out
+    assert "function" not in out
+    _, out = run("dry-run", "--explain", str(ROOT / "examples" / "policies" / "partner-support.yaml"),
+                 str(EVENTS / "partner-ticket.json"))
+    assert 'glob {"list":' not in out and "from.domain saw" in out
 
 
 def test_dry_run_explain_says_when_the_default_applied() -> None:

@@ -94,7 +94,7 @@ def test_every_corpus_event_is_answered_as_the_engine_decides(lam: Lambda, monke
     event = read_event(need(path))
     for policy in EXPECTED:
         monkeypatch.setenv("POLICY_FILE", str(ROOT / policy))
-        monkeypatch.setattr(handler, "_source", None)
+        handler.policy_source.cache_clear()
         want = engine.load_policy(ROOT / policy).evaluate(copy.deepcopy(event))
         run = lam.invoke(event)
         assert run.answer == {"disposition": want.disposition}
@@ -119,7 +119,7 @@ def test_addresses_are_logged_full_masked_or_not_at_all(lam: Lambda, monkeypatch
     source = event["Records"][0]["ses"]["mail"]["source"]
     for mode, want in (("full", source), ("masked", _masked(source)), ("none", None)):
         monkeypatch.setenv("LOG_ADDRESSES", mode)
-        monkeypatch.setattr(handler, "_source", None)
+        handler.policy_source.cache_clear()
         run = lam.invoke(event)
         assert run.decision.get("sender") == want
         assert (source in json.dumps(run.logs)) == (mode == "full")
@@ -144,7 +144,7 @@ def test_trace_is_logged_on_request_with_addresses_and_local_parts_masked(lam: L
     assert f'"{user}"' not in text
 
     monkeypatch.setenv("LOG_TRACE", "none")
-    monkeypatch.setattr(handler, "_source", None)
+    handler.policy_source.cache_clear()
     assert "trace" not in lam.invoke(event).decision
 
 

@@ -36,7 +36,7 @@ def deployment(aws_env, lam, monkeypatch):  # noqa: F811
         url = sqs.create_queue(QueueName="ses-rules-actions")["QueueUrl"]
         monkeypatch.setenv("POLICY_FILE", FORWARDER)
         monkeypatch.setattr(handler, "_queue", ActionQueue(url, client=sqs))
-        monkeypatch.setattr(handler, "_actions", None)
+        handler.action_function.cache_clear()
         for name, value in settings().items():
             monkeypatch.setenv(name, value)
         yield world, sqs, url, lam

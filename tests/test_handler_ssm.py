@@ -163,7 +163,7 @@ def test_list_files_of_a_parameter_policy_resolve_beside_the_policy_file(ssm, la
 def test_the_ssm_client_has_short_timeouts_and_bounded_retries(ssm, lam: Lambda, clock: Clock):
     put(ssm, policy_text("timeouts", "STOP_RULE"))
     lam.invoke(VIRUS)
-    config = handler._source._provider.client.meta.config
+    config = handler.policy_source()._providers["ssm"].client.meta.config
     assert (config.connect_timeout, config.read_timeout) == (1, 2)
     assert config.retries == {"total_max_attempts": 2, "mode": "standard"}
 

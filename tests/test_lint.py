@@ -6,7 +6,8 @@ import textwrap
 import pytest
 
 from engine import load_policy_text
-from engine.tools.lint import CODES, SES_SHAPE, check_path, lint
+from engine.mail.record import RECORD_SHAPE as SES_SHAPE
+from engine.tools.lint import CODES, check_path, lint
 
 
 def warnings(text: str) -> list:
@@ -167,11 +168,11 @@ def test_a_condition_that_never_holds_is_reported() -> None:
 
 
 def test_continue_on_from_without_dmarc_pass_is_spoofable() -> None:
-    [warning] = warnings(policy("""\
+    [warning] = [w for w in warnings(policy("""\
         - name: partners
           when: {from.domain: {in_domain: acme.example}}
           disposition: CONTINUE
-        """))
+        """)) if w.code.startswith("spoofable")]
     assert (warning.code, warning.line, warning.col) == ("spoofable-from", 4, 12)
     assert "dmarc: PASS" in (warning.hint or "")
 
@@ -205,11 +206,11 @@ def test_from_guarded_by_dmarc_pass_on_every_branch_is_fine(when: str) -> None:
     ("{path: $.mail.source, ends_with: '@acme.example'}", "spoofable-sender"),
 ])
 def test_unguarded_branches_are_spoofable(when: str, code: str) -> None:
-    assert codes(policy(f"""\
+    assert [c for c in codes(policy(f"""\
         - name: allow
           when: {when}
           disposition: CONTINUE
-        """)) == [code]
+        """)) if c.startswith("spoofable")] == [code]
 
 
 def test_sender_guarded_by_spf_pass_is_fine_and_block_rules_are_never_spoofable() -> None:
@@ -224,6 +225,108 @@ def test_sender_guarded_by_spf_pass_is_fine_and_block_rules_are_never_spoofable(
           when: {from: {exists: false}}
           disposition: CONTINUE
         """)) == []
+
+
+# --- a second address: one pass, two codes ---------------------------------------
+
+
+def test_a_blocking_rule_built_on_a_negation_is_defeated_by_a_second_from() -> None:
+    [warning] = warnings(policy("""\
+        - name: ceo-spoof
+          when:
+            all:
+              - from.display_name: {contains: CEO}
+              - from.domain: {not_in_domain: corp.example}
+          disposition: STOP_RULE_SET
+        """))
+    assert (warning.code, warning.line, warning.col) == ("negation-defeated-by-second-value", 7, 25)
+    assert "where" in warning.hint and "{from: {where: {domain: {not_in_domain: ...}}}}" in warning.hint
+
+
+def test_the_same_rule_written_with_where_is_clean() -> None:
+    assert codes(policy("""\
+        - name: ceo-spoof
+          when: {from: {where: {display_name: {contains: CEO}, domain: {not_in_domain: corp.example}}}}
+          disposition: STOP_RULE_SET
+        """)) == []
+
+
+@pytest.mark.parametrize("when", [
+    "{reply_to.domain: {exists: true, not_same_as: from.domain}}",
+    "{not: {to: {in_domain: corp.example}}}",
+    "{header.Resent-From.domain: {not_in_domain: corp.example}}",
+    "{any: [{spf: FAIL}, {from.name_address: {exists: true, not_same_as: from.address}}]}",
+])
+def test_negations_over_several_addresses_in_blocking_rules(when: str) -> None:
+    assert "negation-defeated-by-second-value" in codes(policy(f"""\
+        - name: block
+          when: {when}
+          disposition: STOP_RULE
+        """))
+
+
+@pytest.mark.parametrize("when, disposition", [
+    ("{sender.domain: {not_in_domain: corp.example}}", "STOP_RULE"),          # one envelope sender
+    ("{subject: {not_contains: invoice}}", "STOP_RULE"),                     # text, not addresses
+    ("{from.domain: {not_in_domain: corp.example}}", "CONTINUE"),            # an allow rule
+    ("{not: {from.domain: {in_domain: corp.example, match: all}}}", "STOP_RULE"),
+    ("{all: [{from.name_address: {exists: true}}, {not: {from.name_address: {same_as: from.address, match: all}}}]}",
+     "STOP_RULE_SET"),
+])
+def test_tests_a_second_address_cannot_defeat(when: str, disposition: str) -> None:
+    assert "negation-defeated-by-second-value" not in codes(policy(f"""\
+        - name: r
+          when: {when}
+          disposition: {disposition}
+        """))
+
+
+def test_continue_on_from_that_one_address_satisfies() -> None:
+    found = warnings(policy("""\
+        - name: partners
+          when: {from.domain: {in_domain: partner.example}, dmarc: PASS}
+          disposition: CONTINUE
+        """))
+    assert [(w.code, w.line, w.col) for w in found] == [("from-without-match-all", 4, 12)]
+    assert "match: all" in found[0].hint
+
+
+@pytest.mark.parametrize("when", [
+    "{from.domain: {in_domain: partner.example, match: all}, dmarc: PASS}",
+    "{from: {where: {domain: {in_domain: partner.example}}, match: all}, dmarc: PASS}",
+    "{to.domain: {in_domain: corp.example}, dmarc: PASS}",         # not the From family
+    "{sender.domain: {in_domain: partner.example}, spf: PASS}",    # one envelope sender
+])
+def test_allow_rules_every_address_must_satisfy_are_clean(when: str) -> None:
+    assert "from-without-match-all" not in codes(policy(f"""\
+        - name: partners
+          when: {when}
+          disposition: CONTINUE
+        """))
+
+
+def test_an_address_literal_on_a_header_read_as_text() -> None:
+    [warning] = warnings(policy("""\
+        - name: bounces
+          when: {header.Return-Path: {equals: bounce@evil.example}}
+          disposition: STOP_RULE
+        """))
+    assert (warning.code, warning.line, warning.col) == ("address-on-text-field", 4, 33)
+    assert "header.Return-Path.address" in warning.hint
+
+
+@pytest.mark.parametrize("when", [
+    "{header.Return-Path.address: bounce@evil.example}",
+    "{header.Return-Path: {contains: '@evil.example'}}",
+    "{path: $.mail.commonHeaders.returnPath, equals: bounce@evil.example}",
+    "{header.X-Ticket: CASE-1}",
+])
+def test_address_literals_where_they_compare_as_meant(when: str) -> None:
+    assert "address-on-text-field" not in codes(policy(f"""\
+        - name: r
+          when: {when}
+          disposition: STOP_RULE
+        """))
 
 
 # --- unused lists and conditions, ignore ------------------------------------------
@@ -266,7 +369,7 @@ def test_lint_ignore_silences_only_the_named_codes_of_that_rule() -> None:
           when: {sender.domain: relay.example}
           disposition: CONTINUE
         - name: partners
-          when: {from.domain: acme.example}
+          when: {from.domain: {equals: acme.example, match: all}}
           disposition: CONTINUE
         """)
     assert codes(text) == ["spoofable-from"]

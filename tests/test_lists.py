@@ -68,6 +68,7 @@ def test_unknown_keys_in_a_list_source():
     assert info.value.errors[0].hint == "did you mean separator?"
 
 
+@pytest.mark.slow
 def test_a_large_list_is_a_set_lookup(tmp_path):
     (tmp_path / "many.txt").write_text("".join(f"user{i}@bulk.example\n" for i in range(200_000)))
     policy = load_policy_text("version: 1\nlists:\n  many: {file: many.txt}\nrules:\n"

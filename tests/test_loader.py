@@ -1,13 +1,18 @@
 """Every load error the spec names: its code, message, line, column and hint."""
 from __future__ import annotations
 
+import re
 import textwrap
+from pathlib import Path
 
 import pytest
+import yaml
 
 from engine import PolicyError, load_policy, load_policy_text
 
 HEAD = "version: 1\nrules:\n"
+TABLE = Path(__file__).with_name("load_errors.yaml")
+CARET = re.compile(r"[ ]*\^[ ]*")
 
 
 def errors_of(text: str, **kwargs) -> list:
@@ -21,77 +26,20 @@ def rule(when: str, extra: str = "") -> str:
     return HEAD + "  - name: r\n    when: " + when + "\n    disposition: STOP_RULE\n" + extra
 
 
-# (policy, line, col, code, message part, hint part)
-CASES = [
-    (rule("{spf: PAS}"), 4, 17, "bad-value", "'PAS' is not a spf value", "did you mean PASS?"),
-    (rule("{dmarc_policy: rejct}"), 4, 26, "bad-value", "not a dmarc_policy value", "did you mean reject?"),
-    (rule("{subjet: hi}"), 4, 12, "unknown-field", "unknown field 'subjet'", "did you mean subject?"),
-    (rule("{from.domian: x.example}"), 4, 12, "unknown-field", "unknown address part 'domian'", "did you mean domain?"),
-    (rule("{subject.domain: x}"), 4, 12, "unknown-field", "not an address", None),
-    (rule("{from: example.com}"), 4, 18, "bad-literal", "'example.com' is not one e-mail address", "from.domain"),
-    (rule("{to: {in: [a@x.example, example.org]}}"), 4, 21, "bad-literal", "not one e-mail address", "to.domain"),
-    (rule("{subject: {containz: x}}"), 4, 22, "unknown-operator", "unknown operator 'containz'", "did you mean contains?"),
-    (rule("{subject: {matches: '(?<=re: )urgent'}}"), 4, 31, "bad-literal", "invalid regular expression", "look-behind"),
-    (rule("{subject: {matches: '(a)\\1'}}"), 4, 31, "bad-literal", "invalid escape sequence", "back-references"),
-    (rule("{subject: {matches: 'x\\Z'}}"), 4, 31, "bad-literal", "invalid", "\\z"),
-    (rule("{subject: {not_contains: x, match: all}}"), 4, 39, "match-with-negation",
-     "cannot also hold `match`", "drop `match`"),
-    (rule("{all: []}"), 4, 17, "empty-list", "'all' needs at least one condition", None),
-    (rule("{any: []}"), 4, 17, "empty-list", "'any' needs at least one condition", None),
-    (rule("{condition: trusted}"), 4, 23, "unknown-condition", "unknown named condition 'trusted'", None),
-    (rule("{sender: {in: {list: partnrs}}}", "lists:\n  partners: [a@x.example]\n"), 4, 32,
-     "unknown-list", "unknown list 'partnrs'", "did you mean partners?"),
-    (rule("{path: '$.Records[0].ses.mail.source', exists: true}"), 4, 19, "bad-path",
-     "drop the `Records[n].ses` prefix", None),
-    (rule("{path: 'mail.source', exists: true}"), 4, 19, "bad-path", "must start with", None),
-    (rule("{subject: {exists: yes}}"), 4, 30, "expected-boolean", "exists must be true or false, not 'yes'",
-     "only true and false"),
-    (rule("{headers_truncated: yes}"), 4, 31, "expected-boolean", "headers_truncated must be true or false, not 'yes'",
-     "only true and false"),
-    (rule("{processing_time_ms: {gt: ten}}"), 4, 37, "expected-number", "gt must be a number", None),
-    (rule("{subject: x, subject: y}"), 4, 24, "duplicate-key", "duplicate key 'subject' (first at line 4)", None),
-    (rule("{subject: '${SUBJECT_WORD}'}"), 4, 21, "interpolation", "environment variable SUBJECT_WORD is not set",
-     "${SUBJECT_WORD:-default}"),
-    (rule("{subject: x, not: {spf: PASS}}"), 4, 11, "mixed-condition", "'not' cannot stand beside other keys", None),
-    (rule("{}"), 4, 11, "empty-condition", "when is empty", None),
-    (HEAD + "  - name: r\n    disposition: STOPP\n", 4, 18, "bad-value", "disposition must be one of",
-     "did you mean STOP_RULE?"),
-    (HEAD + "  - name: r\n    disposition: CONTINUE\n    mode: shadw\n", 5, 11, "bad-value", "mode must be one of",
-     "did you mean shadow?"),
-    (HEAD + "  - name: r\n    disposition: CONTINUE\n    enabled: off\n", 5, 14, "expected-boolean",
-     "enabled must be true or false, not 'off'", None),
-    (HEAD + "  - name: r\n    disposition: CONTINUE\n    wen: {spf: PASS}\n", 5, 5, "unknown-key",
-     "unknown key 'wen' in a rule", "did you mean when?"),
-    (HEAD + "  - name: has space\n    disposition: CONTINUE\n", 3, 11, "bad-name", "may only hold", None),
-    (HEAD + "  - {name: r, disposition: CONTINUE}\n  - {name: r, disposition: CONTINUE}\n", 4, 12,
-     "duplicate-rule", "rule name 'r' is already used (line 3)", None),
-    (HEAD + "  - {disposition: CONTINUE}\n", 3, 5, "missing-key", "rule has no name", None),
-    (HEAD + "  - {name: r}\n", 3, 5, "missing-key", "rule r has neither disposition nor actions", None),
-    ("version: 2\nrules: []\n", 1, 10, "bad-value", "version must be one of 1", None),
-    ("rules: []\n", 1, 1, "missing-key", "policy has no version", "version: 1"),
-    ("version: 1\n", 1, 1, "missing-key", "policy has no rules", None),
-    ("version: 1\nrule: []\n", 2, 1, "unknown-key", "unknown key 'rule' in the policy", "did you mean rules?"),
-    ("version: 1\ndefault: stop\nrules: []\n", 2, 10, "bad-value", "default must be one of", "STOP_RULE"),
-    ("version: 1\non_error: CONTINUEE\nrules: []\n", 2, 11, "bad-value", "on_error must be one of", "CONTINUE"),
-    ("version: 1\nlists:\n  a: {env: SES_RULES_TEST_UNSET}\nrules: []\n", 3, 12, "env-unset",
-     "environment variable SES_RULES_TEST_UNSET is unset or empty", "default: [...]"),
-    ("version: 1\nlists:\n  a: {file: no-such-file.txt}\nrules: []\n", 3, 13, "list-file",
-     "cannot read list file", "relative to the policy"),
-    ("version: 1\nlists:\n  a: partners\nrules: []\n", 3, 6, "bad-list", "list 'a' must be a list", None),
-    ("version: 1\nconditions:\n  a: {condition: b}\n  b: {condition: a}\nrules: []\n", 4, 18, "condition-cycle",
-     "cycle: a -> b -> a", None),
-    ("version: 1\nconditions:\n  a: {any: [{spf: PASS}, {condition: a}]}\nrules: []\n", 3, 38, "condition-cycle",
-     "cycle: a -> a", None),
-    ("version: 1\nrules: !!python/object:os.system []\n", 2, 8, "bad-tag", "YAML tag", "plain YAML"),
-    ("version: 1\nx: &a {k: 1}\nrules: []\ny: {<<: *a}\n", 4, 5, "merge-key", "merge keys (<<) are not allowed", None),
-    ("version: 1\nrules: [\n", 3, 1, "yaml-syntax", "invalid YAML", None),
-    ("", 1, 1, "empty-policy", "policy is empty", "version: 1"),
-    ("- a\n", 1, 1, "expected-mapping", "a policy must be a mapping", None),
-]
+def marked(text: str) -> tuple[str, int, int]:
+    """The policy without its caret line, and the 1-based line and column the caret points at."""
+    lines = text.split("\n")
+    [at] = [i for i, line in enumerate(lines) if CARET.fullmatch(line)]
+    return "\n".join(lines[:at] + lines[at + 1:]), at, lines[at].index("^") + 1
 
 
-@pytest.mark.parametrize(("text", "line", "col", "code", "message", "hint"), CASES,
-                         ids=[c[4][:50] for c in CASES])
+def _cases() -> list:
+    cases = yaml.safe_load(TABLE.read_text(encoding="utf-8"))
+    return [pytest.param(*marked(c["policy"]), c["code"], c["message"], c.get("hint"), id=c["message"][:50])
+            for c in cases]
+
+
+@pytest.mark.parametrize(("text", "line", "col", "code", "message", "hint"), _cases())
 def test_load_error(text, line, col, code, message, hint, monkeypatch):
     monkeypatch.delenv("SUBJECT_WORD", raising=False)
     monkeypatch.delenv("SES_RULES_TEST_UNSET", raising=False)
@@ -105,6 +53,10 @@ def test_load_error(text, line, col, code, message, hint, monkeypatch):
     if hint:
         assert hint in (error.hint or "")
     assert str(error).startswith(f"<string>:{line}:{col}: error: {error.message}")
+
+
+def test_the_caret_marks_line_and_column():
+    assert marked("a: 1\nbb: {x}\n     ^\nc: 2\n") == ("a: 1\nbb: {x}\nc: 2\n", 2, 6)
 
 
 def test_all_errors_are_collected_not_just_the_first():
@@ -161,7 +113,7 @@ def test_name_off_is_the_string_off():
 
 
 def test_a_long_chain_of_named_conditions_is_refused_without_recursion():
-    from engine.lang.loader import MAX_CONDITION_DEPTH
+    from engine.lang.named import MAX_CONDITION_DEPTH
 
     n = MAX_CONDITION_DEPTH + 5
     lines = ["version: 1", "conditions:"] + [f"  c{i}: {{condition: c{i + 1}}}" for i in range(n)]

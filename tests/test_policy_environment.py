@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+import handler
 from engine.aws.settings import POLICY_ENVIRONMENT
 from handler_harness import ROOT, Lambda, lam, read_event  # noqa: F401  (lam: fixture)
 
@@ -50,7 +51,7 @@ def test_its_variables_configure_the_policy(subject_filter: Lambda, monkeypatch)
 
 def test_the_revision_follows_the_values_in_force(subject_filter: Lambda, monkeypatch) -> None:
     first = _invoke(subject_filter, monkeypatch, json.dumps({"MAIL_SOURCE": "wile@acme.example"}))
-    monkeypatch.setattr("handler._source", None)
+    handler.policy_source.cache_clear()
     second = _invoke(subject_filter, monkeypatch, json.dumps({"MAIL_SOURCE": "road@runner.example"}))
     assert first.decision["policy"]["revision"] != second.decision["policy"]["revision"]
 

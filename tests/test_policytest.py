@@ -112,7 +112,8 @@ def test_env_is_applied_while_the_policy_loads_and_restored_after(workdir: Path,
 def test_a_broken_test_file_is_one_failure_with_its_position(workdir: Path, text: str, message: str) -> None:
     result = run_test_file(write(workdir, text))
     assert result.failed == 1 and result.cases == []
-    assert message in result.errors[0] and str(workdir / "t.yaml") in result.errors[0]
+    [error] = [str(e) for e in result.errors]
+    assert message in error and error.startswith(f"{workdir / 't.yaml'}:") and ": error: " in error
 
 
 @pytest.mark.parametrize("case, message", [
@@ -135,8 +136,17 @@ def test_a_broken_case_fails_alone(workdir: Path, case: str, message: str) -> No
           - {{name: fine, event: {{virus: FAIL}}, expect: STOP_RULE_SET}}
         """))
     assert result.errors == [] and (result.passed, result.failed) == (1, 1)
-    assert message in result.cases[0].problems[0]
-    assert f"{workdir / 't.yaml'}:3:" in result.cases[0].problems[0]
+    [error] = [str(e) for e in result.cases[0].errors]
+    assert message in error and error.startswith(f"{workdir / 't.yaml'}:3:") and ": error: " in error
+    assert result.cases[0].to_dict()["problems"] == [error]
+
+
+def test_a_bad_event_field_is_reported_at_its_key(workdir: Path) -> None:
+    line = "  - {name: x, event: {subject: hi, spf: MAYBE}, expect: CONTINUE}"
+    result = run_test_file(write(workdir, f"policy: p.yaml\ncases:\n{line}\n"))
+    [error] = result.cases[0].errors
+    assert (error.line, error.col, error.code, error.severity) == (3, line.index("spf") + 1, "bad-event", "error")
+    assert "'MAYBE' is not one of" in error.message
 
 
 def test_eml_and_file_cases_are_relative_to_the_test_file(workdir: Path) -> None:
@@ -193,5 +203,5 @@ def test_a_policy_that_does_not_load_is_one_failure(workdir: Path) -> None:
 def test_test_file_errors_carry_the_error_severity(workdir: Path, text: str) -> None:
     """Policy errors read `file:line:col: error: ...`; test-file errors read the same."""
     result = run_test_file(write(workdir, text))
-    problems = result.errors + [p for c in result.cases for p in c.problems]
+    problems = [str(e) for e in result.errors] + [p for c in result.cases for p in c.to_dict()["problems"]]
     assert problems and all(f"{workdir / 't.yaml'}:" in p and ": error: " in p for p in problems), problems

@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.mail.addresses import MAX_REFERENCE_LENGTH, normalize_domain, parse_addresses
-from engine.mail.sesevent import (EPOCH, HEADERS_LIMIT, address_strings, build_event, event_from_eml,
+from engine.mail.commonheaders import address_strings
+from engine.mail.sesevent import (EPOCH, HEADERS_LIMIT, build_event, event_from_eml,
                              normalize_fields, read_headers)
 from tests.conftest import CORPUS, corpus_files, need
 
@@ -133,6 +134,29 @@ def test_event_has_the_keys_of_sam_generate_event_plus_dmarc():
     sam_ses = keys(sam["Records"][0]["ses"])
     sam_ses["receipt"]["dmarcVerdict"] = {"status": None}
     assert keys(ses(build_event(SAM_FIELDS))) == sam_ses
+
+
+def test_every_header_field_of_the_registry_is_an_event_field():
+    """The builder's fields come from the field registry: bcc, return_path, message_id and date too."""
+    from engine.mail.fields import FIELDS
+    from engine.mail.sesevent import EVENT_FIELDS
+    assert {f.name for f in FIELDS.values() if f.header} <= set(EVENT_FIELDS)
+    event = ses(build_event({"from": "a@x.example", "bcc": "hidden@y.example", "return_path": "bounce@x.example",
+                             "message_id": "<m1@x.example>", "date": "Wed, 7 Oct 2015 12:34:56 -0700",
+                             "sender_header": "list@x.example"}))
+    common = event["mail"]["commonHeaders"]
+    assert common["bcc"] == ["hidden@y.example"] and common["sender"] == ["list@x.example"]
+    assert (common["returnPath"], common["messageId"]) == ("bounce@x.example", "<m1@x.example>")
+    assert common["date"] == "Wed, 7 Oct 2015 12:34:56 -0700"
+    assert event["mail"]["source"] == "bounce@x.example"       # the envelope follows Return-Path
+    assert list(common) == ["returnPath", "from", "sender", "date", "bcc", "messageId"]   # SES's order
+
+
+def test_a_bad_field_names_itself():
+    from engine.mail.sesevent import EventFieldError
+    with pytest.raises(EventFieldError) as info:
+        build_event({"bcc": "a@x.example\nBcc: b@y.example"})
+    assert info.value.field == "bcc"
 
 
 def test_event_values_look_like_ses():

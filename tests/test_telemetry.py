@@ -48,16 +48,22 @@ def test_local_parts_keep_only_their_first_character():
 
 
 def test_decision_line_and_trace_mask_quoted_and_literal_addresses():
+    from engine.decision import Decision, RecordDecision
+    from engine.trace import CheckTrace, RuleTrace, TestTrace
+
     event = {"Records": [{"ses": {"mail": {"source": '"john.doe"@example.com'},
                                   "receipt": {"action": {"invocationType": "RequestResponse"}}}}]}
-    trace = [{"rule": "r", "condition": {"test": "from.address", "values": ["mary smith@example.org",
-                                                                         "jane.roe@[192.0.2.1]"]}}]
-    result = {"disposition": "CONTINUE", "records": [{"trace": trace}]}
+    values = ["mary smith@example.org", "jane.roe@[192.0.2.1]"]
+    trace = [RuleTrace("r", "enforce", "STOP_RULE", True,
+                       TestTrace("from.address", values, [CheckTrace("equals", "x@y.example", True, values)], True))]
+    decision = Decision("CONTINUE", None, [], [], "p", "rev", [RecordDecision("CONTINUE", trace=trace)], event)
     logger = Logger()
-    telemetry.log_decision(logger, result, "info", event, "masked")
+    telemetry.log_decision(logger, telemetry.Outcome(decision, None), "masked")
     (_, line), = logger.lines
     assert line["sender"] == '"***@example.com'
-    assert line["trace"][0][0]["condition"]["values"] == ["m***@example.org", "j***@[192.0.2.1]"]
+    logged = line["trace"][0][0]["condition"]
+    assert logged["values"] == logged["checks"][0]["matched"] == ["m***@example.org", "j***@[192.0.2.1]"]
+    assert values == ["mary smith@example.org", "jane.roe@[192.0.2.1]"]     # the decision itself is untouched
 
 
 def test_masking_a_hostile_megabyte_finishes_and_masks_everything():

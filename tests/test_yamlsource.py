@@ -54,6 +54,7 @@ def test_size_is_bounded_in_bytes():
     assert error.code == "too-large" and str(MAX_POLICY_BYTES) in error.message
 
 
+@pytest.mark.slow
 def test_node_count_is_bounded_without_aliases():
     (error,) = refused("a: [" + ", ".join(["1"] * (MAX_NODES + 1)) + "]\n")
     assert error.code == "too-large"

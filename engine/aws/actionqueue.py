@@ -17,6 +17,8 @@ from engine.aws import telemetry
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger, Metrics
 
+    from engine.decision import Decision
+
 QUEUE_CLIENT = {"connect_timeout": 1, "read_timeout": 2, "retries": {"total_max_attempts": 2, "mode": "standard"}}
 
 
@@ -48,11 +50,11 @@ class ActionQueue:
         self.client.send_message(QueueUrl=self.url, MessageBody=body)
 
 
-def queue_actions(queue: ActionQueue | None, event: Any, result: dict[str, Any], logger: Logger,
-                  metrics: Metrics, service: str) -> None:
+def queue_actions(queue: ActionQueue | None, event: Any, decision: Decision, policy: dict[str, Any] | None,
+                  logger: Logger, metrics: Metrics, service: str) -> None:
     """Queue each record's actions; a failure is logged and counted, never raised."""
-    for index, record in enumerate(result.get("records") or []):
-        actions = record.get("actions")
+    for index, record in enumerate(decision.records):
+        actions = record.actions
         if not actions:
             continue
         if queue is None:
@@ -60,7 +62,8 @@ def queue_actions(queue: ActionQueue | None, event: Any, result: dict[str, Any],
             telemetry.count(metrics, service, "ActionsNotRun")
             continue
         try:
-            queue.send(to_message(event["Records"][index], result.get("policy") or {}, record, actions))
+            queue.send(to_message(event["Records"][index], policy or {},
+                                  {"disposition": record.disposition, "rule": record.rule}, actions))
         except Exception:  # noqa: BLE001 - SES's answer must not depend on the queue (nor on a bad record)
             logger.exception("actions not queued", extra={"actions": len(actions)})
             telemetry.count(metrics, service, "ActionsNotQueued")

@@ -1,19 +1,27 @@
 """The policy in force in one Lambda execution environment, and where it came from.
 
-SSM lets operators change the policy without a deployment, but a read can fail
-and a new text can be wrong. So the bundled file covers only a cold start, and
-once a policy is in force nothing but a new text that loads replaces it.
+Policy sources are a table (`SOURCES`): each kind names the setting that configures
+it, the Powertools Parameters provider (a `BaseProvider`) that reads its text, and
+whether it is re-read on a schedule. A remote source (SSM; AppConfig would be one
+more row, over Powertools' `AppConfigProvider`) lets operators change the policy
+without a deployment, but a read can fail and a new text can be wrong. So the
+bundled file covers only a cold start, and once a policy is in force nothing but
+a new text that loads replaces it: the last good policy stays.
 """
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from engine.lang.diagnostics import PolicyError
-from engine.lang.loader import load_policy, load_policy_text
+from engine.lang.files import FileProblem, read_text
+from engine.lang.loader import load_policy_text
+from engine.lang.yamlsource import MAX_POLICY_BYTES
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger, Metrics
@@ -21,7 +29,7 @@ if TYPE_CHECKING:
     from engine.aws.settings import Settings
     from engine.policy import Policy
 
-RETRY_AFTER_FAILURE = 60   # seconds: a failed SSM read must not slow every invocation down
+RETRY_AFTER_FAILURE = 60   # seconds: a failed remote read must not slow every invocation down
 SSM_CLIENT = {"connect_timeout": 1, "read_timeout": 2,
               "retries": {"total_max_attempts": 2, "mode": "standard"}}
 MAX_LOGGED_DIAGNOSTICS = 20
@@ -29,12 +37,56 @@ MAX_LOGGED_DIAGNOSTICS = 20
 _clock = time.monotonic    # the refresh schedule's clock; tests replace it
 
 
-class PolicySource:
-    """The policy in force: SSM when configured and loadable, else the bundled file.
+class Provider(Protocol):
+    """What the table needs of a source: Powertools' `BaseProvider.get`."""
 
-    The file is only a cold-start fallback: once any policy is in force, a failed
-    read or a text that does not load keeps it.
+    def get(self, name: str, max_age: int | None = None, transform: Any = None, force_fetch: bool = False,
+            **sdk_options: Any) -> Any: ...
+
+
+class FileProvider:
+    """A policy file read like a Parameters provider: `get(path)` is its text, bounded, as UTF-8.
+
+    Not a `BaseProvider` subclass on purpose: importing Powertools' parameters package
+    imports boto3 (about 150 ms), and the file is what every cold start reads.
     """
+
+    def get(self, name: str, max_age: int | None = None, transform: Any = None, force_fetch: bool = False,
+            **sdk_options: Any) -> str:
+        try:
+            return read_text(name, MAX_POLICY_BYTES, "policy")
+        except FileProblem as problem:
+            raise OSError(problem.message) from None
+
+
+def _ssm_provider(settings: Settings) -> Provider:
+    # Imported here: boto3 and the SSM provider would cost every cold start 150-250 ms.
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+    from botocore.config import Config
+    return SSMProvider(boto_config=Config(**SSM_CLIENT))
+
+
+@dataclass(frozen=True)
+class SourceKind:
+    """One row of the source table."""
+    name: str
+    setting: Callable[[Settings], str]                # what to read ("" when not configured)
+    provider: Callable[[Settings], Provider]      # made at the first read
+    remote: bool           # re-read every max_age; else a fallback read once, while nothing is in force
+    what: str              # for the log: "cannot read the {what}"
+    options: dict[str, Any]
+
+
+# Tried in this order; the first configured source whose text loads is in force.
+SOURCES: dict[str, SourceKind] = {s.name: s for s in (
+    SourceKind("ssm", lambda s: s.ssm_parameter, _ssm_provider, True, "SSM parameter", {"decrypt": True}),
+    SourceKind("file", lambda s: str(s.policy_file), lambda s: FileProvider(), False, "policy file", {}),
+)}
+
+
+class PolicySource:
+    """The policy in force: the first configured source in `SOURCES` that loads, kept until a
+    newer text loads."""
 
     def __init__(self, settings: Settings, logger: Logger, metrics: Metrics) -> None:
         self.settings = settings
@@ -42,61 +94,63 @@ class PolicySource:
         self.origin = ""
         self._logger = logger
         self._metrics = metrics
-        self._ssm_text: str | None = None
-        self._next_fetch = 0.0
-        self._provider: Any = None
-        self._file_tried = False
+        self._providers: dict[str, Provider] = {}
+        self._texts: dict[str, str] = {}            # the last text read per source, to skip reloading it
+        self._next_read: dict[str, float] = {}      # remote sources: when to read again
+        self._tried: set[str] = set()               # fallback sources read once
 
     def current(self) -> Policy | None:
-        if self.settings.ssm_parameter and _clock() >= self._next_fetch:
-            self._refresh()
-        if self.policy is None and not self._file_tried:
-            self._file_tried = True
-            self._load(f"file:{self.settings.policy_file}",
-                       lambda: load_policy(self.settings.policy_file, environ=self.settings.policy_environ))
+        for kind in SOURCES.values():
+            name = kind.setting(self.settings)
+            if not name:
+                continue
+            if kind.remote and _clock() >= self._next_read.get(kind.name, 0.0):
+                self._refresh(kind, name)
+            elif not kind.remote and self.policy is None and kind.name not in self._tried:
+                self._tried.add(kind.name)
+                self._refresh(kind, name)
         return self.policy
 
     def describe(self) -> dict[str, Any]:
         assert self.policy is not None
         return {"name": self.policy.name, "revision": self.policy.revision, "source": self.origin}
 
-    def _refresh(self) -> None:
-        origin = f"ssm:{self.settings.ssm_parameter}"
+    def _refresh(self, kind: SourceKind, name: str) -> None:
+        origin = f"{kind.name}:{name}"
         try:
-            text = self._fetch()
-        except Exception as exc:  # boto, network, IAM, missing parameter: all mean "not now"
-            self._next_fetch = _clock() + RETRY_AFTER_FAILURE
-            self._failed(origin, "cannot read the SSM parameter", [str(exc)])
+            text = self._read(kind, name)
+        except Exception as exc:  # boto, network, IAM, a missing parameter or file: all mean "not now"
+            self._next_read[kind.name] = _clock() + RETRY_AFTER_FAILURE
+            self._failed(origin, f"cannot read the {kind.what}", [str(exc)])
             return
-        self._next_fetch = _clock() + self.settings.max_age
-        if text != self._ssm_text and self._load(origin, lambda: self._load_text(text)):
-            self._ssm_text = text
+        self._next_read[kind.name] = _clock() + self.settings.max_age
+        if text != self._texts.get(kind.name) and self._load(origin, text, name if not kind.remote else None):
+            self._texts[kind.name] = text
 
-    def _fetch(self) -> str:
-        if self._provider is None:
-            # Imported here: boto3 and Parameters would cost every cold start 150-250 ms.
-            from aws_lambda_powertools.utilities.parameters import SSMProvider
-            from botocore.config import Config
-            self._provider = SSMProvider(boto_config=Config(**SSM_CLIENT))
-        # Our own schedule decides when to fetch: Powertools does not cache failures.
-        text = self._provider.get(self.settings.ssm_parameter, max_age=self.settings.max_age,
-                                  decrypt=True, force_fetch=True)
+    def _read(self, kind: SourceKind, name: str) -> str:
+        provider = self._providers.get(kind.name)
+        if provider is None:
+            provider = self._providers[kind.name] = kind.provider(self.settings)
+        # Our own schedule decides when to read: Powertools does not cache failures.
+        text = provider.get(name, max_age=self.settings.max_age, force_fetch=True, **kind.options)
         if not isinstance(text, str):
             raise TypeError(f"expected the policy text, got {type(text).__name__}")
         return text
 
-    def _load_text(self, text: str) -> Policy:
-        # `{file: ...}` lists in an SSM policy resolve beside the bundled policy file.
-        return load_policy_text(text, base_dir=str(self.settings.policy_file.parent),
-                                environ=self.settings.policy_environ)
-
-    def _load(self, origin: str, load: Callable[[], Policy]) -> bool:
+    def _load(self, origin: str, text: str, path: str | None) -> bool:
+        """Load a text; a file keeps its name, and `{file: ...}` lists resolve beside the bundled policy file.
+        The deployment's PolicyEnvironment is added to the environment the text reads."""
         try:
-            policy = load()
+            if path is not None:
+                policy = load_policy_text(text, base_dir=Path(path).parent, file=path, name=Path(path).stem,
+                                          environ=self.settings.policy_environ)
+            else:
+                policy = load_policy_text(text, base_dir=str(self.settings.policy_file.parent),
+                                          environ=self.settings.policy_environ)
         except PolicyError as exc:
             self._failed(origin, "the policy does not load", [str(d) for d in exc.errors])
             return False
-        except Exception as exc:  # unreadable file or an engine bug: the answer must not depend on it
+        except Exception as exc:  # an engine bug: the answer must not depend on it
             self._failed(origin, "the policy does not load", [f"{type(exc).__name__}: {exc}"])
             return False
         self.policy, self.origin = policy, origin

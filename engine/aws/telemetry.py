@@ -5,10 +5,14 @@ sender, and whatever an explain trace saw) appear only as LOG_ADDRESSES allows.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import re2
 from aws_lambda_powertools.metrics import MetricUnit
+
+from engine.decision import Decision, MailFacts
+from engine.trace import RuleTrace, TestTrace, TraceTransformer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger, Metrics
@@ -21,42 +25,52 @@ if TYPE_CHECKING:
 # name or an address literal (`[192.0.2.1]`).
 ADDRESS = re2.compile(rb'("[^"\r\n]*"|[^\s<>()\[\],;:@][^<>()\[\],;:@\r\n]*)@\s*'
                       rb'(\[[^\]\s]*\]|[^\s<>()\[\],;:"@]+)')   # on UTF-8: the wrapper is 3x slower on str
-LOCAL_PARTS = (".local", ".user", ".detail")   # trace labels whose values are bare local parts
-LOCAL_KEYS = ("values", "matched", "checks")    # where a trace test node holds those values
-LOGGED_KEYS = ("disposition", "rule", "shadow", "errors", "policy", "evaluation_ms")
+LOCAL_PARTS = (".local", ".user", ".detail")   # test labels whose values are bare local parts
+
+
+@dataclass
+class Outcome:
+    """One invocation's decision as it is reported: the typed decision and how it came about."""
+    decision: Decision
+    policy: dict[str, Any] | None          # name, revision and source of the policy in force
+    evaluation_ms: float | None = None     # None when no policy evaluated the event
+    level: str = "info"                    # the decision line's log level
 
 
 def correlate(logger: Logger, event: Any) -> None:
     """Tag every following log line with the SES message id, the key of the message in the archive."""
-    message_id = _dig(event, "Records", 0, "ses", "mail", "messageId")
-    logger.set_correlation_id(message_id if isinstance(message_id, str) else None)
+    logger.set_correlation_id(MailFacts.of(event).message_id)
 
 
-def log_decision(logger: Logger, result: dict[str, Any], level: str, event: Any, log_addresses: str) -> None:
-    """The one `decision` line of an invocation; `result` is shaped as `Decision.to_dict()`."""
-    line = {key: result.get(key) for key in LOGGED_KEYS}
-    line["invocation_type"] = _dig(event, "Records", 0, "ses", "receipt", "action", "invocationType")
-    sender = _dig(event, "Records", 0, "ses", "mail", "source")
-    if log_addresses != "none" and isinstance(sender, str):
-        line["sender"] = _mask(sender, log_addresses)
-    traces = [record["trace"] for record in result.get("records") or [] if "trace" in record]
+def log_decision(logger: Logger, outcome: Outcome, log_addresses: str) -> None:
+    """The one `decision` line of an invocation."""
+    decision = outcome.decision
+    mail = decision.mail
+    line: dict[str, Any] = {"disposition": decision.disposition, "rule": decision.rule,
+                            "shadow": list(decision.shadow), "errors": list(decision.errors),
+                            "policy": outcome.policy, "evaluation_ms": outcome.evaluation_ms,
+                            "invocation_type": mail.invocation_type}
+    if log_addresses != "none" and mail.sender is not None:
+        line["sender"] = _mask(mail.sender, log_addresses)
+    traces = [record.trace for record in decision.records if record.trace is not None]
     if traces:
-        line["trace"] = _mask(traces, log_addresses)
-    getattr(logger, level)("decision", extra=line)
+        masker = _Masker(log_addresses)
+        line["trace"] = [[masker.visit(step).to_dict() for step in trace] for trace in traces]
+    getattr(logger, outcome.level)("decision", extra=line)
 
 
-def publish(metrics: Metrics, service: str, result: dict[str, Any]) -> None:
+def publish(metrics: Metrics, service: str, decision: Decision) -> None:
     """One EMF blob for health counts, one per decision, one per shadow match.
 
     Separate blobs because a dimension set applies to every metric in its blob.
     """
-    errors = bool(result.get("errors"))
+    errors = bool(decision.errors)
     metrics.add_metric(name="EvaluationErrors", unit=MetricUnit.Count, value=int(errors))
     _flush(metrics, service)  # also carries PolicyLoadFailures / PolicyUnavailable counted before
-    rule = result.get("rule") or ("(on_error)" if errors else "(default)")
-    _flush(metrics, service, "Decisions", Disposition=str(result.get("disposition")), Rule=str(rule))
-    for name in result.get("shadow") or []:
-        _flush(metrics, service, "ShadowMatches", Rule=str(name))
+    rule = decision.rule or ("(on_error)" if errors else "(default)")
+    _flush(metrics, service, "Decisions", Disposition=decision.disposition, Rule=rule)
+    for name in decision.shadow:
+        _flush(metrics, service, "ShadowMatches", Rule=name)
 
 
 def _flush(metrics: Metrics, service: str, metric: str | None = None, **dimensions: str) -> None:
@@ -68,8 +82,29 @@ def _flush(metrics: Metrics, service: str, metric: str | None = None, **dimensio
     metrics.clear_metrics()  # with POWERTOOLS_METRICS_DISABLED, flush keeps (and grows) the set
 
 
+class _Masker(TraceTransformer):
+    """A trace with every address (and every local part) as `LOG_ADDRESSES` wants it."""
+
+    def __init__(self, mode: str):
+        self.mode = mode
+
+    def visit_rule(self, node: RuleTrace) -> RuleTrace:
+        """Planned actions hold resolved arguments (where mail goes): masked like addresses."""
+        masked = super().visit_rule(node)
+        return masked if node.actions is None else replace(masked, actions=mask(node.actions, self.mode))
+
+    def visit_test(self, node: TestTrace) -> TestTrace:
+        if self.mode == "full":
+            return node
+        local = node.test.endswith(LOCAL_PARTS)
+        checks = [replace(c, arg=_mask(c.arg, self.mode, local), matched=_mask(c.matched, self.mode, local))
+                  for c in node.checks]
+        return replace(node, test=_mask(node.test, self.mode), values=_mask(node.values, self.mode, local),
+                       checks=checks)
+
+
 def _mask(value: Any, mode: str, local: bool = False) -> Any:
-    """`value` (a string, or a trace tree) with every address as `LOG_ADDRESSES` wants it.
+    """`value` (a string, or JSON data holding strings) with every address as `LOG_ADDRESSES` wants it.
 
     `local`: the strings are local parts (trace values of `.local`, `.user`, `.detail`),
     which the address pattern cannot recognise but identify a person all the same.
@@ -81,9 +116,7 @@ def _mask(value: Any, mode: str, local: bool = False) -> Any:
     if isinstance(value, list):
         return [_mask(item, mode, local) for item in value]
     if isinstance(value, dict):
-        label = value.get("test")
-        local = local or (isinstance(label, str) and label.endswith(LOCAL_PARTS))
-        return {key: _mask(item, mode, local and key in LOCAL_KEYS) for key, item in value.items()}
+        return {key: _mask(item, mode, local) for key, item in value.items()}
     return value
 
 
@@ -115,21 +148,11 @@ def mask_local(text: str, mode: str) -> str:
     return text[:1] + "***" if mode == "masked" else "***"
 
 
-def _dig(value: Any, *keys: Any) -> Any:
-    """`value[k1][k2]...`, or None where the event does not have that shape."""
-    for key in keys:
-        try:
-            value = value[key]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return value
-
-
 def count(metrics: Metrics, service: str, metric: str, **dimensions: str) -> None:
     """One count of `metric`, published at once (totals per dimension value)."""
     _flush(metrics, service, metric, **dimensions)
 
 
 def mask(value: Any, mode: str) -> Any:
-    """`value` (a string, a list, a trace tree) with its addresses as LOG_ADDRESSES wants them."""
+    """`value` (a string, a list, JSON data) with its addresses as LOG_ADDRESSES wants them."""
     return "***" if mode == "none" and value else _mask(value, mode)

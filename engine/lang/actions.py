@@ -26,6 +26,7 @@ class ActionReader:
         self.reader = reader
         self.compiler = compiler
         self.lists = lists
+        self.used_lists: list[str] = []      # the lists the action being read names
 
     def read(self, node: Node, rule: str) -> tuple[ActionPlan, ...] | None:
         """The rule's actions, or None after reporting an error."""
@@ -52,11 +53,13 @@ class ActionReader:
             self.reader.error(key, "unknown-action", f"unknown action type {key.text!r}",
                               hint_for(key.text, ACTION_TYPES) or f"types: {', '.join(ACTION_TYPES)}")
             return None
+        self.used_lists = []
         arguments = self._arguments(kind, args)
         if arguments is None:
             return None
         recipients = arguments.pop("recipients", None)
-        return ActionPlan(kind.name, arguments, rule, recipients, mapping.line, mapping.col)
+        return ActionPlan(kind.name, arguments, rule, recipients, mapping.line, mapping.col,
+                          tuple(dict.fromkeys(self.used_lists)))
 
     def _arguments(self, kind: ActionType, node: Node) -> dict[str, Any] | None:
         mapping = self.reader.mapping(node, f"{kind.name} arguments")
@@ -123,6 +126,7 @@ class ActionReader:
         name = self.reader.text(item.get("list"), "list name")
         if name is None:
             return [(None, item)]
+        self.used_lists.append(name)
         if name not in self.lists:
             self.reader.error(item.get("list"), "unknown-list", f"unknown list {name!r}",
                               hint_for(name, self.lists) or "define it under `lists:`")

@@ -49,6 +49,10 @@ class Collector:
                                           "fix these first, then validate again"))
             self.raise_if_any()
 
+    def add(self, diagnostic: Diagnostic) -> None:
+        """A diagnostic made elsewhere (a file that cannot be read, a YAML syntax error)."""
+        self.errors.append(diagnostic)
+
     def raise_if_any(self) -> None:
         if self.errors:
             raise PolicyError(sorted(self.errors, key=lambda d: (d.line, d.col)))

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.files import NotRegularFile, OutsideFolder, inside, read_regular
+from engine.files import OutsideFolder, inside
+from engine.lang.files import FileProblem, read_text
 from engine.lang.interpolation import InterpolationError
 from engine.lang.reader import Reader
 from engine.lang.yamlsource import Mapping, Node, Scalar, Sequence
@@ -39,24 +40,14 @@ class Entries(list):
 
 def _file_entries(reader: Reader, node: Node, base_dir: Path, name: str) -> list[str] | None:
     try:
-        data = read_regular(inside(base_dir, name), MAX_LIST_BYTES)
+        text = read_text(inside(base_dir, name), MAX_LIST_BYTES, "list file", shown=name)
     except OutsideFolder as exc:
         reader.error(node, "list-file", f"list file {name!r} is outside the policy's folder: it {exc}", FOLDER_HINT)
         return None
-    except NotRegularFile as exc:
-        reader.error(node, "list-file", f"list file {name!r} is {exc}", "a list file holds one entry a line")
-        return None
-    except OSError as exc:
-        reader.error(node, "list-file", f"cannot read list file {name!r}: {exc.strerror or exc}", FOLDER_HINT)
-        return None
-    if len(data) > MAX_LIST_BYTES:
-        reader.error(node, "list-too-large", f"list file {name!r} is larger than {MAX_LIST_BYTES} bytes")
-        return None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        reader.error(node, "list-file", f"list file {name!r} line {line} is not UTF-8", "save it as UTF-8")
+    except FileProblem as problem:
+        code = "list-too-large" if problem.code == "too-large" else "list-file"
+        hints = {"unreadable": FOLDER_HINT, "not-regular": "a list file holds one entry a line"}
+        reader.error(node, code, problem.message, hints.get(problem.code, problem.hint))
         return None
     entries = []
     for raw in text.splitlines():

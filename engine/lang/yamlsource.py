@@ -20,7 +20,7 @@ from typing import Union
 
 import yaml
 
-from engine.lang.diagnostics import Diagnostic, PolicyError
+from engine.lang.diagnostics import Collector, Diagnostic, PolicyError
 from engine.lang.yamlerrors import syntax_error
 
 MAX_POLICY_BYTES = 1024 * 1024   # a policy is hand-written; lists belong in list files
@@ -224,13 +224,27 @@ class _Composer:
         return PolicyError([_diag(self.file, *self._pos(event), code, message, hint)])
 
 
-def compose(text: str, file: str, errors: list[Diagnostic] | None = None) -> Node | None:
+def compose(text: str, file: str, collector: Collector | None = None) -> Node | None:
     """Compose one YAML document into nodes.
 
-    A text that cannot be read as one bounded YAML document raises PolicyError. Problems in a
-    well-formed document are raised too, unless `errors` is given: then they are appended to it
-    and the tree is returned without the offending keys (the first of duplicate keys is kept).
+    Every problem goes to `collector`: a text that cannot be read as one bounded YAML
+    document gives None; a well-formed document comes back without the offending keys (the
+    first of duplicate keys is kept), so its other errors are found too. Without a collector,
+    PolicyError is raised with every problem found.
     """
+    sink = collector if collector is not None else Collector(file)
+    try:
+        root = _compose(text, file, sink)
+    except PolicyError as exc:
+        for error in exc.errors:
+            sink.add(error)
+        root = None
+    if collector is None:
+        sink.raise_if_any()
+    return root
+
+
+def _compose(text: str, file: str, sink: Collector) -> Node | None:
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_POLICY_BYTES:
         raise PolicyError([_diag(file, 1, 1, "too-large",
@@ -245,8 +259,6 @@ def compose(text: str, file: str, errors: list[Diagnostic] | None = None) -> Nod
             raise PolicyError([_diag(file, mark.line + 1, mark.column + 1, "too-deep", f"nesting deeper than "
                                      f"{MAX_DEPTH} levels", "use named conditions to flatten the policy")]) from None
         raise PolicyError([syntax_error(file, text, exc)]) from None
-    if errors is None and composer.errors:
-        raise PolicyError(composer.errors)
-    if errors is not None:
-        errors.extend(composer.errors)
+    for error in composer.errors:
+        sink.add(error)
     return root

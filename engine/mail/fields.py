@@ -4,6 +4,11 @@ A source turns a record into the list of values a test looks at. Address
 sources parse each address field once per record (cached in the context) and
 hand out values already in the form equality compares: the local part in its
 match form (case folded unless `case_sensitive`), the domain in its IDNA normal form.
+Each source carries its `ValueForm`, which is all an operator learns about it.
+
+The registry is also the shape of the SES record the rest of the project
+knows: lint's record shape (`engine.mail.record`) and the event builder
+(`engine.mail.sesevent`) are derived from `FIELDS`.
 """
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from typing import Any, Callable
 from engine.mail import addresses
 from engine.mail.context import RecordContext
 from engine.mail.jsonpath import compile_path
-from engine.mail.values import text_key
+from engine.mail.values import ValueForm, text_key
 
 VERDICTS = ("PASS", "FAIL", "GRAY", "PROCESSING_FAILED", "DISABLED")
 DMARC_POLICIES = ("none", "quarantine", "reject")
@@ -22,37 +27,39 @@ DMARC_POLICIES = ("none", "quarantine", "reject")
 @dataclass(frozen=True)
 class FieldSpec:
     name: str
-    kind: str                  # address | address list | text | verdict | enum | number | boolean | text list
+    kind: str                  # address | address list | text | verdict | enum | number | boolean
     paths: tuple[str, ...]     # where in the record's `ses`; the first that has the key wins
     doc: str
     values: tuple[str, ...] = ()   # the allowed literals of verdict / enum fields
+    header: str | None = None      # the message header SES fills it from (`commonHeaders`)
 
     @property
     def is_address(self) -> bool:
         return self.kind.startswith("address")
 
 
-def _field(name: str, kind: str, *paths: str, doc: str, values: tuple[str, ...] = ()) -> FieldSpec:
-    return FieldSpec(name, kind, paths, doc, values)
+def _field(name: str, kind: str, *paths: str, doc: str, values: tuple[str, ...] = (),
+           header: str | None = None) -> FieldSpec:
+    return FieldSpec(name, kind, paths, doc, values, header)
 
 
 _CH = "$.mail.commonHeaders"
 FIELDS: dict[str, FieldSpec] = {f.name: f for f in (
     _field("sender", "address", "$.mail.source", doc="envelope MAIL FROM"),
-    _field("from", "address list", f"{_CH}.from[*]", doc="From header addresses"),
-    _field("to", "address list", f"{_CH}.to[*]", doc="To header addresses"),
-    _field("cc", "address list", f"{_CH}.cc[*]", doc="Cc header addresses"),
-    _field("bcc", "address list", f"{_CH}.bcc[*]", doc="Bcc header addresses"),
-    _field("sender_header", "address list", f"{_CH}.sender[*]", doc="Sender header addresses"),
+    _field("from", "address list", f"{_CH}.from[*]", doc="From header addresses", header="From"),
+    _field("to", "address list", f"{_CH}.to[*]", doc="To header addresses", header="To"),
+    _field("cc", "address list", f"{_CH}.cc[*]", doc="Cc header addresses", header="Cc"),
+    _field("bcc", "address list", f"{_CH}.bcc[*]", doc="Bcc header addresses", header="Bcc"),
+    _field("sender_header", "address list", f"{_CH}.sender[*]", doc="Sender header addresses", header="Sender"),
     _field("reply_to", "address list", f"{_CH}.replyTo[*]", f"{_CH}['reply-to'][*]",
-           doc="Reply-To header addresses (replyTo, or reply-to as some libraries emit it)"),
-    _field("return_path", "address", f"{_CH}.returnPath", doc="Return-Path header"),
+           doc="Reply-To header addresses (replyTo, or reply-to as some libraries emit it)", header="Reply-To"),
+    _field("return_path", "address", f"{_CH}.returnPath", doc="Return-Path header", header="Return-Path"),
     _field("recipients", "address list", "$.receipt.recipients[*]",
            doc="envelope RCPT TO addresses the receipt rule matched"),
     _field("destination", "address list", "$.mail.destination[*]", doc="all envelope recipients"),
-    _field("subject", "text", f"{_CH}.subject", doc="Subject header"),
-    _field("message_id", "text", f"{_CH}.messageId", doc="Message-ID header"),
-    _field("date", "text", f"{_CH}.date", doc="Date header"),
+    _field("subject", "text", f"{_CH}.subject", doc="Subject header", header="Subject"),
+    _field("message_id", "text", f"{_CH}.messageId", doc="Message-ID header", header="Message-ID"),
+    _field("date", "text", f"{_CH}.date", doc="Date header", header="Date"),
     _field("ses_message_id", "text", "$.mail.messageId", doc="the SES message id (S3 object key)"),
     _field("spf", "verdict", "$.receipt.spfVerdict.status", doc="SPF verdict", values=VERDICTS),
     _field("dkim", "verdict", "$.receipt.dkimVerdict.status", doc="DKIM verdict", values=VERDICTS),
@@ -67,14 +74,15 @@ FIELDS: dict[str, FieldSpec] = {f.name: f for f in (
     _field("invocation_type", "text", "$.receipt.action.invocationType", doc="RequestResponse or Event"),
 )}
 HEADER_PREFIX = "header."
-HEADER_DOC = "value of every mail.headers entry whose name equals NAME case-insensitively"
+HEADER_DOC = ("value of every mail.headers entry whose name equals NAME case-insensitively; "
+              "with a part (header.NAME.domain) the values parsed as address lists")
 
 
 @dataclass(frozen=True)
 class PartSpec:
     name: str
     doc: str
-    kind: str        # "address": equality in address normal form; "text": plain text
+    form: str        # the ValueForm kind of its values
     extract: Callable[[addresses.Address, bool], list[str]]
 
 
@@ -89,24 +97,28 @@ def _name_address(text: str, cs: bool) -> str:
 
 PARTS: dict[str, PartSpec] = {p.name: p for p in (
     PartSpec("address", "local@domain (the default)", "address", lambda a, cs: [f"{_local(a, cs)}@{a.domain}"]),
-    PartSpec("local", "the local part", "address", lambda a, cs: [_local(a, cs)]),
-    PartSpec("domain", "the domain, IDNA normal form", "address", lambda a, cs: [a.domain]),
-    PartSpec("user", "user of user+detail@domain", "address", lambda a, cs: [_local(a, cs).split("+", 1)[0]]),
-    PartSpec("detail", "detail of user+detail@domain (none without +)", "address",
+    PartSpec("local", "the local part", "local", lambda a, cs: [_local(a, cs)]),
+    PartSpec("domain", "the domain, IDNA normal form", "domain", lambda a, cs: [a.domain]),
+    PartSpec("user", "user of user+detail@domain", "local", lambda a, cs: [_local(a, cs).split("+", 1)[0]]),
+    PartSpec("detail", "detail of user+detail@domain (none without +)", "local",
              lambda a, cs: _local(a, cs).split("+", 1)[1:]),
-    PartSpec("display_name", "the display name, RFC 2047 decoded", "text",
+    PartSpec("display_name", "the display name, RFC 2047 decoded", "name",
              lambda a, cs: [a.display_name] if a.display_name else []),
     PartSpec("name_address", "every local@domain inside the display name (the classic spoof)", "address",
              lambda a, cs: [_name_address(t, cs) for t in a.name_addresses]),
-    PartSpec("raw", "the string as SES gave it", "text", lambda a, cs: []),   # served by RawSource
+    PartSpec("raw", "the string as SES gave it", "raw", lambda a, cs: []),   # served by RawSource
 )}
+# `where` tests parts of one address; `.raw` is the whole string, not one address's part.
+WHERE_PARTS = tuple(p for p in PARTS if p != "raw")
 
 
 class Source:
-    """Where a test's values come from; `label` names it in traces and errors."""
+    """Where a test's values come from. `label` is the field or path as the policy wrote it."""
     label: str
-    kind = "text"
-    part: PartSpec | None = None
+    form: ValueForm
+    field: FieldSpec | None = None
+    header: str | None = None        # lower-cased header name the record must index
+    at: tuple[int, int] | None = None    # where a path test wrote its path (lint reports there)
 
     def values(self, ctx: RecordContext) -> list[Any]:
         raise NotImplementedError
@@ -115,8 +127,11 @@ class Source:
 class PathSource(Source):
     """Raw JSON values of one or more JSONPaths; the first path whose values exist wins."""
 
-    def __init__(self, label: str, paths: tuple[str, ...]):
+    def __init__(self, label: str, paths: tuple[str, ...], form: ValueForm | None = None,
+                 field: FieldSpec | None = None):
         self.label = label
+        self.field = field
+        self.form = form or ValueForm("json", field=label, base=label)
         self.getters = [compile_path(p) for p in paths]
         if len(self.getters) == 1:
             self.values = lambda ctx, get=self.getters[0]: get(ctx.ses)  # type: ignore[method-assign]
@@ -130,32 +145,38 @@ class PathSource(Source):
 
 
 class HeaderSource(Source):
-    def __init__(self, name: str):
-        self.label = HEADER_PREFIX + name
-        self.key = name.lower()
+    def __init__(self, name: str, label: str):
+        self.label = label
+        self.name = name
+        self.header = name.lower()
+        self.form = ValueForm("text", field=label, base=label)
 
     def values(self, ctx: RecordContext) -> list[Any]:
-        return ctx.headers().get(self.key, [])
+        return ctx.headers().get(self.header, [])  # type: ignore[arg-type]
 
 
 class AddressSource(Source):
-    """Address field + part; parsed once per record, part values cached per record."""
+    """Address strings (a field's or a header's) + part; parsed once per record, part values cached."""
 
-    def __init__(self, field: FieldSpec, part: PartSpec, case_sensitive: bool):
-        self.label = field.name if part.name == "address" else f"{field.name}.{part.name}"
-        self.raw = PathSource(field.name, field.paths)
+    def __init__(self, strings: Source, part: PartSpec, case_sensitive: bool, label: str, base: str,
+                 multi: bool, field: FieldSpec | None = None):
+        self.label = label
+        self.strings = strings
         self.part = part
-        self.kind = part.kind
+        self.field = field
+        self.header = strings.header
+        self.multi = multi      # several addresses expected (an address list, a header): lint reads it
+        self.form = ValueForm(part.form, case_sensitive, label, base)
         self.case_sensitive = case_sensitive
         # String keys: their hash is cached, a tuple's is recomputed at every lookup.
-        self._parsed_key = f"addresses:{field.name}"
-        self._values_key = f"part:{field.name}.{part.name}:{int(case_sensitive)}"
+        self._parsed_key = f"addresses:{base.lower()}"
+        self._values_key = f"part:{base.lower()}.{part.name}:{int(case_sensitive)}"
 
     def parsed(self, ctx: RecordContext) -> list[list[addresses.Address]]:
         """Per SES string, its addresses (non-strings yield none)."""
         cached = ctx.cache.get(self._parsed_key)
         if cached is None:
-            cached = [ctx.parse_addresses(raw) if isinstance(raw, str) else [] for raw in self.raw.values(ctx)]
+            cached = [ctx.parse_addresses(raw) if isinstance(raw, str) else [] for raw in self.strings.values(ctx)]
             ctx.cache[self._parsed_key] = cached
         return cached
 
@@ -180,14 +201,14 @@ class RawSource(AddressSource):
     """`.raw`: the SES strings themselves, as text."""
 
     def values(self, ctx: RecordContext) -> list[Any]:
-        return self.raw.values(ctx)
+        return self.strings.values(ctx)
 
     def per_address(self, ctx: RecordContext) -> list[list[str]] | None:
-        return [[v] for v in self.raw.values(ctx)]
+        return [[v] for v in self.strings.values(ctx)]
 
 
 def field_names() -> list[str]:
-    """Every spelling a condition key may take (for "did you mean")."""
+    """Every spelling a condition key may take (for "did you mean" and the schema)."""
     names = list(FIELDS)
     names += [f"{f.name}.{p}" for f in FIELDS.values() if f.is_address for p in PARTS]
     return names
@@ -199,29 +220,56 @@ class FieldError(ValueError):
         self.hint = hint
 
 
-def resolve(key: str, case_sensitive: bool) -> tuple[Source, FieldSpec | None]:
-    """A condition key (`from.domain`, `header.X-Spam-Flag`, `subject`) as a value source."""
+def resolve(key: str, case_sensitive: bool) -> Source:
+    """A condition key (`from.domain`, `header.X-Spam-Flag`, `header.Sender.domain`, `subject`) as a source."""
     from engine.suggest import hint_for
 
     if key.startswith(HEADER_PREFIX):
-        name = key[len(HEADER_PREFIX):]
-        if not name:
-            raise FieldError("header. needs a header name", "write header.X-Spam-Flag")
-        return HeaderSource(name), None
+        return _header(key, case_sensitive)
     name, _, part_name = key.partition(".")
     field = FIELDS.get(name)
     if field is None:
         raise FieldError(f"unknown field {key!r}", hint_for(key, field_names() + ["header.NAME"]))
-    if not part_name:
-        if field.is_address:
-            return AddressSource(field, PARTS["address"], case_sensitive), field
-        return PathSource(field.name, field.paths), field
     if not field.is_address:
-        raise FieldError(f"field {name!r} is not an address and has no part {part_name!r}",
-                         "address parts apply to address fields only")
-    part = PARTS.get(part_name)
+        if part_name:
+            raise FieldError(f"field {name!r} is not an address and has no part {part_name!r}",
+                             "address parts apply to address fields only")
+        form = ValueForm("text" if field.kind == "text" else "value", case_sensitive, key, key)
+        return PathSource(key, field.paths, form, field)
+    part = PARTS.get(part_name or "address")
     if part is None:
         raise FieldError(f"unknown address part {part_name!r} of {name!r}",
                          hint_for(part_name, PARTS) or f"parts: {', '.join(PARTS)}")
+    return _address(PathSource(name, field.paths), part, case_sensitive, key, name, field.kind == "address list",
+                    field)
+
+
+def address_source(key: str, case_sensitive: bool) -> AddressSource:
+    """The whole addresses of an address field or a header (`where` tests their parts)."""
+    source = resolve(key, case_sensitive)
+    if isinstance(source, HeaderSource):
+        return _address(source, PARTS["address"], case_sensitive, key, key, True)
+    if not isinstance(source, AddressSource) or isinstance(source, RawSource) or source.part.name != "address":
+        base = source.form.base
+        hint = f"write it on the field itself: {base}" if isinstance(source, AddressSource) else \
+            "where applies to address fields (from, to, reply_to, ...) and header.NAME"
+        raise FieldError(f"where tests the parts of one address; {key!r} is not a whole address", hint)
+    return source
+
+
+def _header(key: str, cs: bool) -> Source:
+    """`header.NAME` (text) or `header.NAME.PART` (the header's values parsed as address lists)."""
+    name = key[len(HEADER_PREFIX):]
+    head, dot, last = name.rpartition(".")
+    if dot and head and last in PARTS:
+        base = HEADER_PREFIX + head
+        return _address(HeaderSource(head, base), PARTS[last], cs, key, base, True)
+    if not name:
+        raise FieldError("header. needs a header name", "write header.X-Spam-Flag")
+    return HeaderSource(name, key)
+
+
+def _address(strings: Source, part: PartSpec, cs: bool, label: str, base: str, multi: bool,
+             field: FieldSpec | None = None) -> AddressSource:
     cls = RawSource if part.name == "raw" else AddressSource
-    return cls(field, part, case_sensitive), field
+    return cls(strings, part, cs, label, base, multi, field)

@@ -3,7 +3,8 @@
 A value operator builds `pred(value, ctx) -> bool`, checked per value; a
 whole-set operator builds `pred(values, ctx) -> bool`. Literals are folded,
 normalised, turned into sets and regexes here, once; the predicates only look
-up and compare.
+up and compare. An operator learns about the values only their `ValueForm`
+(what kind of value, case sensitivity, the field's name for hints).
 """
 from __future__ import annotations
 
@@ -11,8 +12,16 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from engine.mail import addresses, regex
-from engine.mail.fields import AddressSource, Source
-from engine.mail.values import NUMBER_RE, NumberLiteral, as_text, is_number, match_form_keep_case, text_key
+from engine.mail.values import (
+    ADDRESS_FORMS,
+    NUMBER_RE,
+    NumberLiteral,
+    ValueForm,
+    as_text,
+    is_number,
+    match_form_keep_case,
+    text_key,
+)
 
 ValuePred = Callable[[Any, Any], bool]
 
@@ -30,40 +39,58 @@ class LiteralError(ValueError):
 @dataclass(frozen=True)
 class Operator:
     name: str
-    arg: str      # literal | literals | number | boolean | field | count
+    arg: str      # the argument's kind: a key of engine.lang.arguments.ARGUMENTS
     scope: str    # value: checked per value | whole: looks at the set of values
     doc: str
-    build: Callable[..., Callable]
+    build: Callable[[Any, ValueForm], Callable] | None   # None: the compiler builds it (same_as)
+    negatable: bool = False               # has a `not_` form
+    counts: bool = False                  # may stand inside `count: {...}`
+    forms: frozenset[str] | None = None   # the value forms it applies to (None: every form)
+
+
+def as_is(text: str) -> str:
+    return text
 
 
 def _literal_text(lit: str | NumberLiteral) -> str:
     return lit.text if isinstance(lit, NumberLiteral) else lit
 
 
+def _on_text(test: Callable[[str], bool]) -> ValuePred:
+    """A value predicate over the value's text: numbers and booleans as JSON text, others never hold."""
+    def pred(v: Any, ctx: Any) -> bool:
+        if type(v) is not str:
+            v = as_text(v)
+            if v is None:
+                return False
+        return test(v)
+    return pred
+
+
 # ---- equality -------------------------------------------------------------------------------
 
-def _address_literal(lit: str, source: AddressSource) -> str:
-    """A literal in the normal form the source's part hands out."""
-    part, cs = source.part.name, source.case_sensitive
-    if part in ("address", "name_address"):
+def _address_literal(lit: str, form: ValueForm) -> str:
+    """A literal in the normal form an address-form source hands out."""
+    cs = form.case_sensitive
+    if form.kind == "address":
         parsed = addresses.parse_literal(lit)
         if parsed is None:
-            hint = f"to test the domain write {source.label.split('.')[0]}.domain" if "@" not in lit else None
+            hint = f"to test the domain write {form.base}.domain" if "@" not in lit else None
             raise LiteralError(f"{lit!r} is not one e-mail address", hint, lit)
         return f"{text_key(cs)(parsed.local)}@{parsed.domain}"
-    if part == "domain":
+    if form.kind == "domain":
         if "@" in lit:
-            raise LiteralError(f"{lit!r} is an address, not a domain", f"use {source.label.split('.')[0]}.address", lit)
+            raise LiteralError(f"{lit!r} is an address, not a domain", f"use {form.base}.address", lit)
         return addresses.normalize_domain(lit)
     return text_key(cs)(lit)
 
 
-def build_in(literals: list[str | NumberLiteral], source: Source, cs: bool) -> ValuePred:
+def build_in(literals: list[str | NumberLiteral], form: ValueForm) -> ValuePred:
     """`in` (and `equals`, its one-literal case): set lookups, never scans."""
-    if isinstance(source, AddressSource) and source.kind == "address":
-        wanted = frozenset(_address_literal(_literal_text(lit), source) for lit in literals)
+    if form.kind in ADDRESS_FORMS:
+        wanted = frozenset(_address_literal(_literal_text(lit), form) for lit in literals)
         return lambda v, ctx: v in wanted
-    key = text_key(cs)
+    key = text_key(form.case_sensitive)
     texts = frozenset(key(_literal_text(lit)) for lit in literals)
     numbers = frozenset(lit.value for lit in literals if isinstance(lit, NumberLiteral))
 
@@ -77,46 +104,45 @@ def build_in(literals: list[str | NumberLiteral], source: Source, cs: bool) -> V
     return pred
 
 
-def build_equals(literal: str | NumberLiteral, source: Source, cs: bool) -> ValuePred:
-    return build_in([literal], source, cs)
+def build_equals(literal: str | NumberLiteral, form: ValueForm) -> ValuePred:
+    return build_in([literal], form)
 
 
 # ---- text -----------------------------------------------------------------------------------
 
-def _text_pred(literals: list[str | NumberLiteral], cs: bool, test: Callable[[str, tuple[str, ...]], bool]) -> ValuePred:
-    key = text_key(cs)
-    wanted = tuple(key(_literal_text(lit)) for lit in literals)
-
-    def pred(v: Any, ctx: Any) -> bool:
-        text = v if type(v) is str else as_text(v)
-        return text is not None and test(key(text), wanted)
-    return pred
+def _wanted(literals: list[str | NumberLiteral], form: ValueForm) -> tuple[Callable[[str], str], tuple[str, ...]]:
+    key = text_key(form.case_sensitive)
+    return key, tuple(key(_literal_text(lit)) for lit in literals)
 
 
-def build_contains(literals, source, cs) -> ValuePred:
-    return _text_pred(literals, cs, lambda t, w: any(s in t for s in w))
+def build_contains(literals, form: ValueForm) -> ValuePred:
+    key, wanted = _wanted(literals, form)
+
+    def test(text: str) -> bool:
+        text = key(text)
+        return any(s in text for s in wanted)
+    return _on_text(test)
 
 
-def build_starts_with(literals, source, cs) -> ValuePred:
-    return _text_pred(literals, cs, lambda t, w: t.startswith(w))
+def build_starts_with(literals, form: ValueForm) -> ValuePred:
+    key, wanted = _wanted(literals, form)
+    return _on_text(lambda t: key(t).startswith(wanted))
 
 
-def build_ends_with(literals, source, cs) -> ValuePred:
-    return _text_pred(literals, cs, lambda t, w: t.endswith(w))
+def build_ends_with(literals, form: ValueForm) -> ValuePred:
+    key, wanted = _wanted(literals, form)
+    return _on_text(lambda t: key(t).endswith(wanted))
 
 
 def _regex_pred(program, key: Callable[[str], str], method: str) -> ValuePred:
     run = getattr(program, method)
 
-    def pred(v: Any, ctx: Any) -> bool:
-        text = v if type(v) is str else as_text(v)
-        if text is None:
-            return False
+    def test(text: str) -> bool:
         try:
             return run(key(text)) is not None
         except UnicodeEncodeError:     # a lone surrogate (JSON "\ud800") cannot reach RE2 as UTF-8
             return run(key(text.encode("utf-8", "replace").decode("utf-8"))) is not None
-    return pred
+    return _on_text(test)
 
 
 def _compile(literals: list, patterns: list[str], cs: bool):
@@ -128,11 +154,11 @@ def _compile(literals: list, patterns: list[str], cs: bool):
         raise LiteralError(exc.template.format(regex.quoted(_literal_text(literal))), exc.hint, literal) from None
 
 
-def build_matches(literals, source, cs) -> ValuePred:
+def build_matches(literals, form: ValueForm) -> ValuePred:
     """RE2 search on the value's match form without folding; the pattern is never normalised,
     case-insensitivity is RE2's own flag (folding would turn a pattern's \\D into \\d)."""
     patterns = [_literal_text(p) for p in literals]
-    return _regex_pred(_compile(literals, patterns, cs), match_form_keep_case, "search")
+    return _regex_pred(_compile(literals, patterns, form.case_sensitive), match_form_keep_case, "search")
 
 
 def glob_to_regex(pattern: str) -> str:
@@ -143,9 +169,9 @@ def glob_to_regex(pattern: str) -> str:
     return "(?s)" + "".join(out)
 
 
-def build_glob(literals, source, cs) -> ValuePred:
+def build_glob(literals, form: ValueForm) -> ValuePred:
     """Like `matches`: the pattern as written (NFKC would make a full-width ＊ a wildcard)."""
-    program = _compile(literals, [glob_to_regex(_literal_text(p)) for p in literals], cs)
+    program = _compile(literals, [glob_to_regex(_literal_text(p)) for p in literals], form.case_sensitive)
     return _regex_pred(program, match_form_keep_case, "fullmatch")
 
 
@@ -161,11 +187,8 @@ def _domain_of(value: Any) -> str | None:
     return addresses.normalize_domain(value.rpartition("@")[2])
 
 
-def build_in_domain(literals, source, cs) -> ValuePred:
+def build_in_domain(literals, form: ValueForm) -> ValuePred:
     """Equal to a listed domain or a subdomain of it, on a label boundary: a set lookup per label."""
-    if isinstance(source, AddressSource) and source.part.name not in ("address", "domain", "name_address"):
-        raise LiteralError(f"in_domain needs an address or a domain, not {source.label}",
-                           f"use {source.label.split('.')[0]}.domain")
     domains = set()
     for lit in literals:
         text = _literal_text(lit).strip().lstrip("*").lstrip(".")
@@ -176,7 +199,7 @@ def build_in_domain(literals, source, cs) -> ValuePred:
     wanted = frozenset(domains)
     longest = max(map(len, wanted))
     # Address sources hand out domains already in normal form; only other text needs normalising.
-    domain_of = _address_domain if isinstance(source, AddressSource) else _domain_of
+    domain_of = _address_domain if form.kind in ADDRESS_FORMS else _domain_of
 
     def pred(v: Any, ctx: Any) -> bool:
         domain = domain_of(v)
@@ -184,30 +207,13 @@ def build_in_domain(literals, source, cs) -> ValuePred:
     return pred
 
 
-def build_same_as(other: Source, source: Source, cs: bool) -> ValuePred:
-    """Equal to any value of another field of the same record, in the form both share.
-
-    The other field's values become a set once per record (cached in the context), so a
-    hostile header with thousands of values costs one lookup per value, not a scan each.
-    """
-    both_address = isinstance(source, AddressSource) and source.kind == "address" and other.kind == "address"
-    key = (lambda t: t) if both_address else text_key(cs)
-    cache_key = f"same_as:{other.label}:{int(cs)}:{int(both_address)}"
-
-    def keyed(value: Any) -> str | None:
-        text = value if type(value) is str else as_text(value)
-        return None if text is None else key(text)
-
-    def pred(v: Any, ctx: Any) -> bool:
-        wanted = ctx.cache.get(cache_key)
-        if wanted is None:
-            wanted = ctx.cache[cache_key] = frozenset(keyed(o) for o in other.values(ctx)) - {None}
-        text = keyed(v)
-        return text is not None and text in wanted
-    return pred
+def same_as_key(form: ValueForm, other: ValueForm) -> Callable[[str], str]:
+    """How `same_as` compares: address forms as extracted (already normal), anything else as folded text."""
+    both_address = form.kind in ADDRESS_FORMS and other.kind in ADDRESS_FORMS
+    return as_is if both_address else text_key(form.case_sensitive)
 
 
-def build_confusable_with(literals, source, cs) -> ValuePred:
+def build_confusable_with(literals, form: ValueForm) -> ValuePred:
     """Looks like a listed value without being one: equal UTS #39 skeletons.
 
     Domains compare label by label after IDNA, and a value holds when it or a parent domain
@@ -216,31 +222,28 @@ def build_confusable_with(literals, source, cs) -> ValuePred:
     """
     from engine.mail import confusables     # the table loads only for policies that use it
 
-    part = source.part.name if isinstance(source, AddressSource) else None
-    if part == "domain":
+    cs = form.case_sensitive
+    if form.kind == "domain":
         return _confusable_domain([_domain_literal(lit) for lit in literals])
-    if part in ("address", "name_address"):
-        form = str                          # address values come in their normal form already
+    if form.kind == "address":
+        keep: Callable[[str], str] = as_is   # address values come in their normal form already
 
         def key(text: str) -> tuple[str, ...]:
             local, _, domain = text.rpartition("@")
             return (confusables.skeleton(local, not cs), *confusables.domain_skeleton(domain))
-        listed = {_address_literal(_literal_text(lit), source) for lit in literals}
+        listed = {_address_literal(_literal_text(lit), form) for lit in literals}
     else:
-        form = text_key(cs)
+        keep = text_key(cs)
 
         def key(text: str) -> tuple[str, ...]:
             return (confusables.skeleton(text, not cs),)
-        listed = {form(_literal_text(lit)) for lit in literals}
+        listed = {keep(_literal_text(lit)) for lit in literals}
     wanted = frozenset(key(text) for text in listed)
 
-    def pred(v: Any, ctx: Any) -> bool:
-        text = v if type(v) is str else as_text(v)
-        if text is None:
-            return False
-        text = form(text)
+    def test(text: str) -> bool:
+        text = keep(text)
         return text not in listed and key(text) in wanted
-    return pred
+    return _on_text(test)
 
 
 def _confusable_domain(literals: list[str]) -> ValuePred:
@@ -269,6 +272,17 @@ def _domain_literal(lit) -> str:
     return text
 
 
+def form_hint(op: str, form: ValueForm) -> str:
+    """What to write when `op` does not apply to a field of this form."""
+    if form.kind in ("name", "local", "raw"):
+        part = f"{form.base}.domain" if form.base else "the domain part"
+        return f"use {part}"
+    if form.base.startswith("header."):
+        return f"use an address part: {form.base}.domain (or .address)"
+    return (f"{form.field} is not an address: test an address field's part (from.domain, "
+            f"header.Return-Path.domain), or use a path: test for the raw text")
+
+
 # ---- numbers --------------------------------------------------------------------------------
 
 def _number_of(value: Any) -> int | float | None:
@@ -280,7 +294,7 @@ def _number_of(value: Any) -> int | float | None:
 
 
 def _compare(test: Callable[[Any, Any], bool]):
-    def build(limit, source, cs) -> ValuePred:
+    def build(limit, form: ValueForm) -> ValuePred:
         def pred(v: Any, ctx: Any) -> bool:
             number = _number_of(v)
             return number is not None and test(number, limit)
@@ -290,38 +304,42 @@ def _compare(test: Callable[[Any, Any], bool]):
 
 # ---- whole-set --------------------------------------------------------------------------------
 
-def build_exists(wanted: bool, source, cs):
+def build_exists(wanted: bool, form: ValueForm):
     return lambda values, ctx: bool(values) is wanted
 
 
-def build_count(number_test: ValuePred, source, cs):
-    return lambda values, ctx: number_test(len(values), ctx)
-
+_DOMAINS = frozenset({"address", "domain", "json"})
+_NOT_TEXT = frozenset({"address", "domain", "local", "name", "raw", "value", "json"})
 
 OPERATORS: dict[str, Operator] = {op.name: op for op in (
-    Operator("equals", "literal", "value", "equals the literal", build_equals),
-    Operator("in", "literals", "value", "equals one of the literals (a set lookup)", build_in),
-    Operator("contains", "literals", "value", "contains any of the strings", build_contains),
-    Operator("starts_with", "literals", "value", "starts with any of the strings", build_starts_with),
-    Operator("ends_with", "literals", "value", "ends with any of the strings", build_ends_with),
-    Operator("matches", "literals", "value", "an RE2 regex matches anywhere", build_matches),
-    Operator("glob", "literals", "value", "matches a glob whole (* and ?)", build_glob),
-    Operator("in_domain", "literals", "value", "is in one of the domains or a subdomain", build_in_domain),
-    Operator("same_as", "field", "value", "equals a value of another field", build_same_as),
+    Operator("equals", "literal", "value", "equals the literal", build_equals, negatable=True, counts=True),
+    Operator("in", "literals", "value", "equals one of the literals (a set lookup)", build_in,
+             negatable=True, counts=True),
+    Operator("contains", "literals", "value", "contains any of the strings", build_contains, negatable=True),
+    Operator("starts_with", "literals", "value", "starts with any of the strings", build_starts_with,
+             negatable=True),
+    Operator("ends_with", "literals", "value", "ends with any of the strings", build_ends_with, negatable=True),
+    Operator("matches", "literals", "value", "an RE2 regex matches anywhere", build_matches, negatable=True),
+    Operator("glob", "literals", "value", "matches a glob whole (* and ?)", build_glob, negatable=True),
+    Operator("in_domain", "literals", "value", "is in one of the domains or a subdomain", build_in_domain,
+             negatable=True, forms=_DOMAINS),
+    Operator("same_as", "field", "value", "equals a value of another field", None, negatable=True,
+             forms=_NOT_TEXT),
     Operator("confusable_with", "literals", "value", "looks like one of them (UTS #39 skeleton) without being it",
-             build_confusable_with),
-    Operator("gt", "number", "value", "is a number greater than", _compare(lambda a, b: a > b)),
-    Operator("gte", "number", "value", "is a number greater than or equal to", _compare(lambda a, b: a >= b)),
-    Operator("lt", "number", "value", "is a number less than", _compare(lambda a, b: a < b)),
-    Operator("lte", "number", "value", "is a number less than or equal to", _compare(lambda a, b: a <= b)),
+             build_confusable_with, negatable=True),
+    Operator("gt", "number", "value", "is a number greater than", _compare(lambda a, b: a > b), counts=True),
+    Operator("gte", "number", "value", "is a number greater than or equal to", _compare(lambda a, b: a >= b),
+             counts=True),
+    Operator("lt", "number", "value", "is a number less than", _compare(lambda a, b: a < b), counts=True),
+    Operator("lte", "number", "value", "is a number less than or equal to", _compare(lambda a, b: a <= b),
+             counts=True),
     Operator("exists", "boolean", "whole", "the field has at least one value (true) or none (false)", build_exists),
-    Operator("count", "count", "whole", "the number of values satisfies a number test", build_count),
+    Operator("count", "count", "whole", "the number of values satisfies a number test", None),
 )}
-NEGATABLE = ("equals", "in", "contains", "starts_with", "ends_with", "matches", "glob", "in_domain", "same_as",
-             "confusable_with")
-NEGATIONS: dict[str, str] = {f"not_{name}": name for name in NEGATABLE}
+NEGATIONS: dict[str, str] = {f"not_{name}": name for name, op in OPERATORS.items() if op.negatable}
 # What `count: {...}` may hold: tests on a number.
-COUNT_OPERATORS = ("equals", "in", "gt", "gte", "lt", "lte", "not_equals", "not_in")
+COUNT_OPERATORS = tuple([n for n, op in OPERATORS.items() if op.counts]
+                        + [neg for neg, n in NEGATIONS.items() if OPERATORS[n].counts])
 
 
 def all_operator_names() -> list[str]:

@@ -10,8 +10,10 @@ Public API (docs/architecture.md):
   raises ``ValueError`` for bytes that are not a mail.
 - ``normalize_fields(fields)``: the fields checked and in canonical form (verdicts upper-cased,
   ``None`` dropped); idempotent, so a caller may check early and pass the result on.
-- ``address_strings(value)``: one address header value as `commonHeaders` lists it.
-- ``FIELDS``: the accepted field names, for the CLI's options and the test runner's messages.
+- ``EVENT_FIELDS``: the accepted field names, for the CLI's options and the test runner's messages;
+  derived from the field registry (``engine.mail.fields.FIELDS``): every field SES fills from a
+  message header, the verdicts, plus the envelope (``sender``, ``recipient``), ``header`` and ``eml``.
+- ``EventFieldError``: a ``ValueError`` naming the field at fault.
 
 Everything is deterministic: no clock, no randomness. The SES message id is a hash of the input;
 timestamps come from the Date header (else the Unix epoch). Bad input raises ``ValueError`` with a
@@ -19,10 +21,8 @@ message meant for the user, never an exception from the ``email`` package's inte
 
 Choices where SES is undocumented:
 
-- ``commonHeaders``: address headers hold one string per address, the display name decoded from
-  RFC 2047 and re-quoted so that it parses back to the same name and address. A header that the
-  reference parser (``email.headerregistry``) flags as broken is kept as one raw string, so the
-  engine's own fallback parser sees exactly what the message says. ``subject`` is decoded.
+- ``commonHeaders``: as ``engine.mail.commonheaders`` builds it (one string per address, text
+  headers decoded; which header fills which member comes from the field registry).
 - ``mail.headers`` lists the message's fields in order, unfolded. Beyond 10 KB (name, ": ", value,
   CRLF, UTF-8) the list stops before the first field that does not fit and ``headersTruncated`` is
   true; ``commonHeaders`` and the envelope defaults still use every field.
@@ -48,25 +48,25 @@ from base64 import b32encode
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timezone
-from email import policy as email_policy
-from email.errors import NonASCIILocalPartDefect, ObsoleteHeaderDefect
 from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
 from engine.files import read_regular
-from engine.mail.addresses import MAX_REFERENCE_LENGTH, parse_addresses
-from engine.mail.fields import DMARC_POLICIES, VERDICTS
+from engine.mail.addresses import parse_addresses
+from engine.mail.commonheaders import REFERENCE, UNSAFE_TEXT, Headers, common_headers, decode_bytes, strip_angles
+from engine.mail.fields import DMARC_POLICIES, FIELDS, VERDICTS, FieldSpec
 from engine.mail.sesblock import SesBlock, find_ses_block, synthetic_block
 from engine.suggest import did_you_mean
 
-HEADER_FIELDS = {"from": "From", "to": "To", "cc": "Cc", "reply_to": "Reply-To", "subject": "Subject"}
-VERDICT_FIELDS = {"spf": "spfVerdict", "dkim": "dkimVerdict", "dmarc": "dmarcVerdict",
-                  "spam": "spamVerdict", "virus": "virusVerdict"}
-ADDRESS_FIELDS = ("from", "to", "cc", "reply_to", "recipient")
-FIELDS = (*HEADER_FIELDS, "sender", "recipient", *VERDICT_FIELDS, "dmarc_policy", "header", "eml")
-EVENT_FIELDS = FIELDS[:-1]    # what a message lists: `eml` names a file to start from, not a field of the event
+# Every field SES fills from a message header: the field's name, its header and its kind.
+HEADER_FIELDS: dict[str, FieldSpec] = {f.name: f for f in FIELDS.values() if f.header}
+# The verdicts, by the receipt member that holds them (`spf` -> `spfVerdict`).
+VERDICT_FIELDS = {f.name: f.paths[0].split(".")[2] for f in FIELDS.values() if f.kind == "verdict"}
+ADDRESS_FIELDS = (*(name for name, f in HEADER_FIELDS.items() if f.is_address), "recipient")
+FIELDS_AND_FILE = (*HEADER_FIELDS, "sender", "recipient", *VERDICT_FIELDS, "dmarc_policy", "header", "eml")
+EVENT_FIELDS = FIELDS_AND_FILE[:-1]    # what a message lists: `eml` names a file to start from, not a field
 
 HEADERS_LIMIT = 10 * 1024
 EPOCH = "1970-01-01T00:00:00.000Z"
@@ -75,11 +75,6 @@ DEFAULT_RECIPIENT = "recipient@example.com"
 ASSUMABLE = (*VERDICT_FIELDS, "dmarc_policy")   # what a message without SES's block cannot tell
 PROCESSING_TIME_MS = 574
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:ses-rules"
-
-# The modern policy: its header registry is the project's reference address parser, and raw
-# values of 8-bit headers come back as surrogate-escaped text we can decode ourselves
-# (compat32 would hand back opaque Header objects for them).
-_POLICY = email_policy.default
 # RFC 5322 section 3.6 fields, trace fields and MIME's: a message holds at least one of them, and a YAML
 # file read as a message (`version: 1`, `rules: []`: "headers" version and rules) holds none.
 MAIL_HEADERS = frozenset({
@@ -87,8 +82,7 @@ MAIL_HEADERS = frozenset({
     "subject", "comments", "keywords", "resent-date", "resent-from", "resent-sender", "resent-to",
     "resent-cc", "resent-bcc", "resent-message-id", "return-path", "received", "mime-version",
     "content-type", "content-transfer-encoding", "delivered-to", "x-ses-receipt"})
-# Defects that do not make a parse doubtful: UTF-8 local parts (RFC 6532) and obsolete syntax.
-_HARMLESS_DEFECTS = (NonASCIILocalPartDefect, ObsoleteHeaderDefect)
+
 # RFC 5322 4.5 obs-fields allow white space before the colon (`From  : x`); the stdlib parser
 # would end the header block there, so it is removed first (header block only).
 _OBS_FIELD_NAME = re.compile(rb"^([!-9;-~]+)[ \t]+:", re.MULTILINE)
@@ -98,17 +92,12 @@ _FIELD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _HEADER_BLOCK_END = re.compile(rb"\r?\n\r?\n")
 _FIELD_LINE = re.compile(rb"[!-9;-~]+:")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
-_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]+")
-_QUOTE_IN_STRING = re.compile(r'(["\\]|=(?=\?))')
-_ADJACENT_ENCODED_WORDS = re.compile(r"\?=[ \t]+=\?")   # fixed text around one run: linear
-_UNSAFE_TEXT = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
-_COMMON_ORDER = ("returnPath", "from", "sender", "replyTo", "date", "to", "cc", "bcc",
-                 "messageId", "subject")
-_ADDRESS_HEADERS = {"from": "from", "sender": "sender", "reply-to": "replyTo", "to": "to",
-                    "cc": "cc", "bcc": "bcc"}
+class EventFieldError(ValueError):
+    """A field of the event to build is wrong; `field` names it (for the test runner's position)."""
 
-Headers = list[tuple[str, str]]
+    def __init__(self, field: str | None, message: str):
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -138,7 +127,7 @@ def build_event(fields: Mapping[str, Any]) -> dict:
     try:
         data = read_regular(eml)
     except OSError as exc:
-        raise ValueError(f"eml: cannot read {eml}: {exc.strerror or exc}") from None
+        raise EventFieldError("eml", f"eml: cannot read {eml}: {exc.strerror or exc}") from None
     return _assemble(read_headers(data), clean, data).event
 
 
@@ -146,7 +135,7 @@ def message_event(data: bytes, fields: Mapping[str, Any] = {}, arrival: Arrival 
     """A raw message as SES would hand it over, ``fields`` overriding it; see the module doc."""
     clean = normalize_fields(fields)
     if "eml" in clean:
-        raise ValueError("eml: not allowed here, the message is already given")
+        raise EventFieldError("eml", "eml: not allowed here, the message is already given")
     return _assemble(read_headers(data), clean, bytes(data), arrival)
 
 
@@ -161,17 +150,17 @@ def normalize_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"event fields must be a mapping, not {type(fields).__name__}")
     clean: dict[str, Any] = {}
     for key, value in fields.items():
-        if key not in FIELDS:
+        if key not in FIELDS_AND_FILE:
             close = did_you_mean(str(key), EVENT_FIELDS)
             hint = f" (did you mean {close}?)" if close else ""
-            raise ValueError(f"unknown event field {key!r}{hint}; fields: {', '.join(EVENT_FIELDS)}")
+            raise EventFieldError(str(key), f"unknown event field {key!r}{hint}; fields: {', '.join(EVENT_FIELDS)}")
         if value is None or value == []:
             continue
         if key in ADDRESS_FIELDS or key == "header":
             value = _strings(key, value)
         elif key == "eml":
             if not isinstance(value, (str, Path)):
-                raise ValueError(f"eml: expected a file path, not {type(value).__name__}")
+                raise EventFieldError(key, f"eml: expected a file path, not {type(value).__name__}")
         else:
             value = _string(key, value)
         if key in VERDICT_FIELDS:
@@ -182,7 +171,7 @@ def normalize_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
             value = [_header_entry(entry) for entry in value]
         clean[key] = value
     if "dmarc_policy" in clean and clean.get("dmarc") != "FAIL":
-        raise ValueError("dmarc_policy: SES reports a DMARC policy only when dmarc is FAIL; "
+        raise EventFieldError("dmarc_policy", "dmarc_policy: SES reports a DMARC policy only when dmarc is FAIL; "
                          "add dmarc: FAIL")
     return clean
 
@@ -196,11 +185,11 @@ def read_headers(data: bytes) -> Headers:
     block = _without_malformed_lines(_OBS_FIELD_NAME.sub(rb"\1:", bytes(data[:split])))
     source = block + bytes(data[split:])
     try:
-        message = BytesParser(policy=_POLICY).parsebytes(source, headersonly=True)
+        message = BytesParser(policy=REFERENCE).parsebytes(source, headersonly=True)
         raw = message.raw_items()
     except Exception as exc:  # the parser is lenient; this is a last line of defence
         raise ValueError(f"not an e-mail message: {exc}") from None
-    headers = [(name, _LINE_BREAK.sub("", _decode_bytes(value)).strip(" \t")) for name, value in raw]
+    headers = [(name, _LINE_BREAK.sub("", decode_bytes(value)).strip(" \t")) for name, value in raw]
     if not headers or not _FIELD_NAME.fullmatch(headers[0][0]):
         raise ValueError("not an e-mail message: it does not start with a header field "
                          "(NAME: value)")
@@ -234,7 +223,7 @@ def _assemble(headers: Headers, fields: dict[str, Any], source: bytes,
     """The event for the message headers after the fields' overrides."""
     block = None if arrival else find_ses_block(headers)
     headers = _apply_fields(headers, fields)
-    common = _common_headers(headers)
+    common = common_headers(headers)
     recipients = _recipients(fields, block, common)
     sender = fields["sender"] if "sender" in fields else _envelope_sender(common, block)
     message_id = arrival.message_id if arrival else block.message_id if block else _message_id(source, fields)
@@ -302,10 +291,11 @@ def lambda_event(ses: dict) -> dict:
 def _apply_fields(headers: Headers, fields: dict[str, Any]) -> Headers:
     """Header fields replace every field of that name (at the first one's place); `header` adds."""
     result = list(headers)
-    for key, name in HEADER_FIELDS.items():
+    for key, spec in HEADER_FIELDS.items():
         if key not in fields:
             continue
-        value = fields[key] if key == "subject" else ", ".join(fields[key])
+        name = spec.header or key
+        value = ", ".join(fields[key]) if spec.is_address else fields[key]
         places = [i for i, (existing, _) in enumerate(result) if existing.lower() == name.lower()]
         at = places[0] if places else len(result)
         result = [item for i, item in enumerate(result) if i not in places]
@@ -316,115 +306,6 @@ def _apply_fields(headers: Headers, fields: dict[str, Any]) -> Headers:
 def _split_entry(entry: str) -> tuple[str, str]:
     name, _, value = entry.partition(": ")
     return name, value
-
-
-def _common_headers(headers: Headers) -> dict[str, Any]:
-    """`commonHeaders` as SES builds it: only the headers the message has."""
-    common: dict[str, Any] = {}
-    for name, value in headers:
-        lowered = name.lower()
-        key = _ADDRESS_HEADERS.get(lowered)
-        if key:
-            common.setdefault(key, []).extend(address_strings(value))
-        elif lowered == "return-path":
-            common.setdefault("returnPath", _strip_angles(value))
-        elif lowered == "date":
-            common.setdefault("date", value.strip())
-        elif lowered == "message-id":
-            common.setdefault("messageId", value.strip())
-        elif lowered == "subject":
-            common.setdefault("subject", _decode_unstructured(value))
-    return {key: common[key] for key in _COMMON_ORDER if key in common}
-
-
-def address_strings(value: str) -> list[str]:
-    """One string per address, display names decoded and quoted so they parse back the same.
-
-    The value stays one raw string when it is too long for the reference parser (the engine
-    reads such strings with its linear fallback), when the reference parser
-    raises or flags a real defect, when it would read the rewritten strings differently
-    (say, an encoded word inside an address), or when it holds two adjacent encoded words,
-    whose white space the reference parser keeps in the name (RFC 2047 6.2 drops it; the
-    engine's own parser does).
-    """
-    if not value.strip():
-        return []
-    if len(value) > MAX_REFERENCE_LENGTH or _ADJACENT_ENCODED_WORDS.search(value):
-        return [value]
-    parsed = _parse(value)
-    if parsed is None:
-        return [value]
-    result = []
-    for group in parsed.groups:
-        if group.display_name is not None and not group.addresses:
-            result.append(f"{_phrase(group.display_name)}:;")
-        for mailbox in group.addresses:
-            if _UNSAFE_TEXT.search(mailbox.display_name):
-                return [value]
-            name = mailbox.display_name
-            result.append(f"{_phrase(name)} <{mailbox.addr_spec}>" if name else mailbox.addr_spec)
-    reparsed = [_parse(text) for text in result]
-    if any(p is None for p in reparsed) or \
-            [_parts(a) for p in reparsed for a in p.addresses] != [_parts(a) for a in parsed.addresses]:
-        return [value]
-    return result
-
-
-def _parse(value: str) -> Any:
-    """The reference parser's reading of an address header, or None when it is doubtful."""
-    try:
-        parsed = _POLICY.header_factory("to", value)
-    except Exception:  # the reference parser raises on some inputs
-        return None
-    if any(not isinstance(defect, _HARMLESS_DEFECTS) for defect in parsed.defects):
-        return None
-    return parsed
-
-
-def _parts(address: Any) -> tuple[str, str, str]:
-    return address.display_name, address.username, address.domain
-
-
-def _phrase(name: str) -> str:
-    """A display name as written in a header: bare when plain atoms, else a quoted string.
-
-    Quoted when it holds specials, odd spacing or `=?` (which a parser would decode again);
-    inside quotes `"`, backslash and the `=` of `=?` are escaped.
-    """
-    words = name.split(" ")
-    if "=?" not in name and all(_ATOM.fullmatch(word) for word in words):
-        return name
-    return '"' + _QUOTE_IN_STRING.sub(r"\\\1", name) + '"'
-
-
-def _decode_unstructured(value: str) -> str:
-    """RFC 2047 decoding, best effort: malformed encoded words stay as they are."""
-    if "=?" not in value:  # nothing to decode; the parser is slow on long plain text
-        return value
-    try:
-        text = str(_POLICY.header_factory("subject", value))
-    except Exception:  # never let a malformed encoded word fail the event
-        return value
-    return _without_surrogates(text)
-
-
-def _without_surrogates(text: str) -> str:
-    """Text safe for JSON: bytes of unknown charsets that the decoder escaped become text."""
-    if not _SURROGATE.search(text):
-        return text
-    try:
-        return _decode_bytes(text)
-    except UnicodeEncodeError:
-        return _SURROGATE.sub("\ufffd", text)
-
-
-def _decode_bytes(text: str) -> str:
-    """Header text parsed from bytes: UTF-8 (RFC 6532) if it is, else Windows-1252."""
-    raw = text.encode("utf-8", "surrogateescape")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", "replace")
 
 
 def _addresses(values: list[str]) -> list[str]:
@@ -438,7 +319,7 @@ def _envelope_sender(common: dict[str, Any], block: SesBlock | None = None) -> s
     A null Return-Path (`<>`, as on bounces) is the null sender "", not a reason to look further.
     """
     if block is not None:
-        found = _addresses([_strip_angles(block.return_path)])
+        found = _addresses([strip_angles(block.return_path)])
         return found[0] if found else ""
     if common.get("returnPath") == "":
         return ""
@@ -448,11 +329,6 @@ def _envelope_sender(common: dict[str, Any], block: SesBlock | None = None) -> s
         if found:
             return found[0]
     return ""
-
-
-def _strip_angles(value: str) -> str:
-    value = value.strip()
-    return value[1:-1].strip() if value.startswith("<") and value.endswith(">") else value
 
 
 def _truncate(headers: Headers) -> tuple[Headers, bool]:
@@ -489,23 +365,23 @@ def _message_id(source: bytes, fields: dict[str, Any]) -> str:
 def _string(key: str, value: Any) -> str:
     """A text field; line breaks and control characters could forge extra header lines."""
     if not isinstance(value, str):
-        raise ValueError(f"{key}: expected a string, not {type(value).__name__}")
-    if _UNSAFE_TEXT.search(value):
-        raise ValueError(f"{key}: {value!r} holds a line break or control character")
+        raise EventFieldError(key, f"{key}: expected a string, not {type(value).__name__}")
+    if UNSAFE_TEXT.search(value):
+        raise EventFieldError(key, f"{key}: {value!r} holds a line break or control character")
     return value
 
 
 def _strings(key: str, value: Any) -> list[str]:
     values = [value] if isinstance(value, str) else value
     if not isinstance(values, (list, tuple)):
-        raise ValueError(f"{key}: expected a string or a list of strings, "
+        raise EventFieldError(key, f"{key}: expected a string or a list of strings, "
                          f"not {type(value).__name__}")
     return [_string(key, item) for item in values]
 
 
 def _choice(key: str, value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
-        raise ValueError(f"{key}: {value!r} is not one of {', '.join(allowed)}")
+        raise EventFieldError(key, f"{key}: {value!r} is not one of {', '.join(allowed)}")
     return value
 
 
@@ -513,6 +389,6 @@ def _header_entry(entry: str) -> str:
     """`NAME:VALUE` from --header, checked and written `NAME: VALUE` (normalizing twice is harmless)."""
     name, sep, value = entry.partition(":")
     if not sep or not re.fullmatch(r"[!-9;-~]+", name):
-        raise ValueError(f"header: {entry!r} is not NAME:VALUE with a field name of "
+        raise EventFieldError("header", f"header: {entry!r} is not NAME:VALUE with a field name of "
                          "printable ASCII (no space or colon)")
     return f"{name}: {value.strip()}"

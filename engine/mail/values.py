@@ -88,3 +88,23 @@ def as_text(value: Any) -> str | None:
     if is_number(value):
         return json.dumps(value)
     return None
+
+
+# Value forms: what a test's values look like, so an operator can put its literals in the same form.
+ADDRESS_FORMS = frozenset({"address", "domain", "local"})   # already in compare form when extracted
+
+
+@dataclass(frozen=True)
+class ValueForm:
+    """The form of the values one test sees; the field registry decides it, operators read it.
+
+    kind: "address" (`local@domain`, the local part folded unless case-sensitive, the domain
+    normalised), "domain", "local" (local parts, users, details), "name" (display names),
+    "raw" (an address header's string as SES gave it), "text" (a text field or a header
+    without part), "value" (verdicts, enums, numbers, booleans), "json" (a path test's JSON
+    values), "number" (what `count` counts).
+    """
+    kind: str
+    case_sensitive: bool = False
+    field: str = ""        # the field as written, for messages (`from.display_name`)
+    base: str = ""         # the field without its part, for hints (`from`, `header.Return-Path`)

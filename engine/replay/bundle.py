@@ -16,8 +16,6 @@ from typing import Any
 
 from engine.lang.diagnostics import PolicyError
 from engine.lang.loader import load_policy, load_policy_text
-from engine.lang.yamlsource import Mapping as MappingNode
-from engine.lang.yamlsource import Scalar
 from engine.policy import Policy
 
 FORMAT = "ses-rules-bundle"
@@ -63,16 +61,7 @@ def make_bundle(path: str | os.PathLike, environ: Mapping[str, str] | None = Non
 
 def list_files(policy: Policy) -> list[str]:
     """The `{file: F}` list files a policy reads, as written."""
-    root = policy.source
-    lists = root.get("lists") if isinstance(root, MappingNode) else None
-    if not isinstance(lists, MappingNode):
-        return []
-    names = []
-    for _, value in lists.items:
-        node = value.get("file") if isinstance(value, MappingNode) else None
-        if isinstance(node, Scalar):
-            names.append(node.text)
-    return names
+    return list(policy.list_files.values())
 
 
 def load_bundle(data: bytes, expected_revision: str | None = None, *, origin: str = "bundle") -> Policy:

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any, Iterable, TextIO
 
 from engine.lang.diagnostics import Diagnostic, PolicyError
+from engine.lang.files import FileProblem, read_text
 from engine.lang.loader import load_policy
+from engine.lang.yamlsource import MAX_POLICY_BYTES
 
 EXIT_OK, EXIT_FINDING, EXIT_USAGE = 0, 1, 2
 
@@ -61,5 +63,33 @@ def load(path: str) -> tuple[Any, list[Diagnostic]]:
         return None, exc.errors
 
 
+class SourceLines:
+    """The lines of the files diagnostics point into, each file read once, to show where."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, list[str] | None] = {}
+
+    def line(self, file: str, number: int) -> str | None:
+        if file not in self._files:
+            try:
+                self._files[file] = read_text(file, MAX_POLICY_BYTES, "file").splitlines()
+            except FileProblem:
+                self._files[file] = None
+        lines = self._files[file]
+        return lines[number - 1] if lines is not None and 0 < number <= len(lines) else None
+
+
 def diagnostic_line(d: Diagnostic) -> str:
+    """`file:line:col: severity: message (hint) [code]`: one line, for logs."""
     return f"{d} [{d.code}]"
+
+
+def diagnostic_lines(d: Diagnostic, sources: SourceLines) -> list[str]:
+    """The diagnostic's line, then the source line with a caret under the column (as jmespath
+    shows a parse error)."""
+    lines = [diagnostic_line(d)]
+    text = sources.line(d.file, d.line)
+    if text is not None:
+        before = safe(text[:max(d.col - 1, 0)])      # control characters (a tab) are shown escaped
+        lines += ["  " + safe(text), "  " + " " * len(before) + "^"]
+    return lines

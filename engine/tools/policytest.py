@@ -8,17 +8,19 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from engine.actions.registry import ACTION_TYPES, preview
 from engine.decision import DISPOSITIONS
 from engine.files import read_regular
-from engine.lang.diagnostics import PolicyError
+from engine.lang.diagnostics import Collector, Diagnostic, PolicyError
+from engine.lang.files import FileProblem, read_text
 from engine.lang.loader import load_policy
-from engine.lang.yamlsource import Mapping, Node, Scalar, Sequence, compose
-from engine.mail.sesevent import build_event, event_from_eml
-from engine.suggest import did_you_mean
+from engine.lang.yamlsource import MAX_POLICY_BYTES, Mapping, Node, Scalar, Sequence, compose
+from engine.mail.sesevent import EventFieldError, build_event, event_from_eml
+from engine.suggest import hint_for
 from engine.tools.inputs import read_inputs
+from engine.trace import NamedTrace, RuleTrace, TraceVisitor
 
 _FILE_KEYS = {"policy", "env", "cases", "description"}
 _CASE_KEYS = {"name", "description", "event", "eml", "file", "expect"}
@@ -27,7 +29,11 @@ _NULLS = {"", "~", "null", "Null", "NULL"}
 
 
 class TestFileError(Exception):
-    """A test file that cannot be run; the message already says file:line:col."""
+    """Stops reading a test file (or one case); its diagnostic is already in the file's collector."""
+
+    def __init__(self, diagnostic: Diagnostic):
+        super().__init__(str(diagnostic))
+        self.diagnostic = diagnostic
 
 
 @dataclass
@@ -102,12 +108,13 @@ class CaseResult:
     line: int
     expected: dict[str, Any]
     passed: bool = False
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)        # how the decision differs from `expect`
+    errors: list[Diagnostic] = field(default_factory=list)   # why the case could not run
     decision: Any = None          # the engine's Decision (explained), when the case ran
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "line": self.line, "passed": self.passed, "expected": self.expected,
-                "problems": self.problems,
+                "problems": [str(d) for d in self.errors] + self.problems,
                 "actual": self.decision.to_dict() if self.decision is not None else None}
 
 
@@ -116,7 +123,7 @@ class FileResult:
     file: str
     policy_file: str | None = None
     policy: Any = None
-    errors: list[str] = field(default_factory=list)   # why the file could not run: together one failure
+    errors: list[Diagnostic] = field(default_factory=list)   # why the file could not run: together one failure
     cases: list[CaseResult] = field(default_factory=list)
 
     @property
@@ -129,13 +136,15 @@ class FileResult:
 
 
 class _Reader:
-    """Turns the composed test file into values, with file:line:col in every complaint."""
+    """Turns the composed test file into values; every complaint is a diagnostic at its node."""
 
     def __init__(self, file: str):
         self.file = file
+        self.collector = Collector(file)
 
-    def fail(self, node: Node, message: str) -> TestFileError:
-        return TestFileError(f"{self.file}:{node.line}:{node.col}: error: {message}")
+    def fail(self, node: Node | None, message: str, hint: str | None = None, code: str = "bad-test") -> TestFileError:
+        self.collector.error(node, code, message, hint)
+        return TestFileError(self.collector.errors[-1])
 
     def mapping(self, node: Node | None, what: str, keys: set[str] | None, at: Node) -> Mapping:
         """A mapping node; with `keys`, unknown keys are refused with a hint."""
@@ -143,9 +152,8 @@ class _Reader:
             raise self.fail(node or at, f"{what} must be a mapping")
         for key, _ in node.items:
             if keys is not None and key.text not in keys:
-                guess = did_you_mean(key.text, keys)
-                raise self.fail(key, f"unknown key {key.text!r} in {what}"
-                                + (f" (did you mean {guess}?)" if guess else f"; expected {', '.join(sorted(keys))}"))
+                raise self.fail(key, f"unknown key {key.text!r} in {what}",
+                                hint_for(key.text, keys) or f"expected {', '.join(sorted(keys))}", "unknown-key")
         return node
 
     def text(self, node: Node | None, what: str, at: Node) -> str:
@@ -189,9 +197,9 @@ class _Reader:
         for item in node.items:
             action = self.mapping(item, "an expected action", None, node)
             if len(action.items) != 1 or action.items[0][0].text not in ACTION_TYPES:
-                guess = did_you_mean(action.items[0][0].text, ACTION_TYPES) if action.items else None
-                raise self.fail(item, "an expected action is one of " + ", ".join(ACTION_TYPES)
-                                + (f" (did you mean {guess}?)" if guess else "") + " with its arguments")
+                hint = hint_for(action.items[0][0].text, ACTION_TYPES) if action.items else None
+                raise self.fail(item, "an expected action is one of " + ", ".join(ACTION_TYPES) + " with its arguments",
+                                hint, "unknown-action")
             key, args = action.items[0]
             actions.append({key.text: self.value(args) if args is not None else {}})
         return actions
@@ -199,16 +207,16 @@ class _Reader:
     def _disposition(self, node: Node) -> str:
         text = self.text(node, "a disposition", node).upper()
         if text not in DISPOSITIONS:
-            guess = did_you_mean(text, DISPOSITIONS)
-            raise self.fail(node, f"unknown disposition {text!r}" + (f" (did you mean {guess}?)" if guess else ""))
+            raise self.fail(node, f"unknown disposition {text!r}", hint_for(text, DISPOSITIONS), "bad-value")
         return text
 
-
-def _read(path: Path) -> str:
-    try:
-        return read_regular(path).decode("utf-8-sig")       # a FIFO is refused, not waited on
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TestFileError(f"{path}:1:1: error: cannot read: {exc}") from None
+    def read(self, path: Path) -> str:
+        try:
+            return read_text(path, MAX_POLICY_BYTES, "test file")
+        except FileProblem as problem:
+            self.collector.add(Diagnostic(self.file, problem.line, problem.col, "error", problem.code,
+                                          problem.message, problem.hint))
+            raise TestFileError(self.collector.errors[-1]) from None
 
 
 def _case_event(reader: _Reader, case: Mapping, folder: Path) -> dict:
@@ -227,9 +235,11 @@ def _case_event(reader: _Reader, case: Mapping, folder: Path) -> dict:
         try:
             return event_from_eml(read_regular(path), fields)
         except OSError as exc:
-            raise reader.fail(eml, f"cannot read {path}: {exc.strerror or exc}") from None
-        except ValueError as exc:   # a bad field, or bytes that are not a mail
-            raise reader.fail(fields_node or eml, str(exc)) from None
+            raise reader.fail(eml, f"cannot read {path}: {exc.strerror or exc}", code="unreadable") from None
+        except EventFieldError as exc:   # a bad field
+            raise reader.fail(_field_node(fields_node, exc.field) or eml, str(exc), code="bad-event") from None
+        except ValueError as exc:   # bytes that are not a mail
+            raise reader.fail(eml, str(exc), code="bad-event") from None
     if file is not None:
         if fields:
             raise reader.fail(fields_node, "`event` fields cannot change a `file` event; use `eml` or inline fields")
@@ -243,8 +253,16 @@ def _case_event(reader: _Reader, case: Mapping, folder: Path) -> dict:
         raise reader.fail(case, "a case needs `event`, `eml` or `file`")
     try:
         return build_event(fields)
+    except EventFieldError as exc:
+        raise reader.fail(_field_node(fields_node, exc.field), str(exc), code="bad-event") from None
     except ValueError as exc:
-        raise reader.fail(fields_node, str(exc)) from None
+        raise reader.fail(fields_node, str(exc), code="bad-event") from None
+
+
+def _field_node(fields: Node | None, name: str | None) -> Node | None:
+    """Where an event field is written in a case (its key), else the `event:` mapping."""
+    key = fields.key_node(name) if isinstance(fields, Mapping) and name else None
+    return key or fields
 
 
 def run_test_file(path: str | Path) -> FileResult:
@@ -253,7 +271,9 @@ def run_test_file(path: str | Path) -> FileResult:
     result = FileResult(str(path))
     reader = _Reader(str(path))
     try:
-        root = compose(_read(path), str(path))
+        root = compose(reader.read(path), str(path), reader.collector)
+        if root is None and reader.collector.errors:
+            raise TestFileError(reader.collector.errors[-1])
         top = reader.mapping(root, "a policy test file", _FILE_KEYS, Mapping([], 1, 1))
         policy_node = top.get("policy")
         if policy_node is None:
@@ -270,10 +290,10 @@ def run_test_file(path: str | Path) -> FileResult:
         if not isinstance(cases, Sequence):
             raise reader.fail(cases or top, "`cases:` must be a list of cases")
     except PolicyError as exc:
-        result.errors.extend(str(d) for d in exc.errors)
+        result.errors.extend(exc.errors)
         return result
-    except TestFileError as exc:
-        result.errors.append(str(exc))
+    except TestFileError:
+        result.errors.extend(reader.collector.errors)
         return result
     for node in cases.items:
         result.cases.append(_run_case(reader, node, result.policy, path.parent))
@@ -292,7 +312,7 @@ def _run_case(reader: _Reader, node: Node, policy: Any, folder: Path) -> CaseRes
         case_result.expected = expectation.to_dict()
         event = _case_event(reader, case, folder)
     except TestFileError as exc:
-        case_result.problems.append(str(exc))
+        case_result.errors.append(exc.diagnostic)
         return case_result
     case_result.decision = policy.evaluate(event, explain=True)
     case_result.problems = expectation.mismatches(case_result.decision)
@@ -325,20 +345,21 @@ class Coverage:
                 "not_exercised": [{"kind": kind, "name": name} for kind, name in self.missing]}
 
 
-def _held(trace_node: Any) -> Iterator[tuple[str, str]]:
-    """Rules and named conditions that held in one explain trace (nested conditions included)."""
-    if isinstance(trace_node, list):
-        for item in trace_node:
-            yield from _held(item)
-    elif isinstance(trace_node, dict):
-        if trace_node.get("held"):
-            if "rule" in trace_node:
-                yield "rule", trace_node["rule"]
-            elif "condition" in trace_node and isinstance(trace_node["condition"], str):
-                yield "condition", trace_node["condition"]
-        for key, value in trace_node.items():
-            if isinstance(value, (list, dict)):
-                yield from _held(value)
+class _Exercised(TraceVisitor[None]):
+    """Rules and named conditions that held in a trace, nested ones included."""
+
+    def __init__(self) -> None:
+        self.found: set[tuple[str, str]] = set()
+
+    def visit_rule(self, node: RuleTrace) -> None:
+        if node.held:
+            self.found.add(("rule", node.rule))
+        super().visit_rule(node)
+
+    def visit_named(self, node: NamedTrace) -> None:
+        if node.held:
+            self.found.add(("condition", node.name))
+        super().visit_named(node)
 
 
 def coverage(results: list[FileResult]) -> list[Coverage]:
@@ -352,8 +373,10 @@ def coverage(results: list[FileResult]) -> list[Coverage]:
             items = [("rule", r.name) for r in result.policy.rules if r.enabled]
             items += [("condition", name) for name in result.policy.conditions]
             report = reports[result.policy_file] = Coverage(result.policy_file, items, set())
+        exercised = _Exercised()
         for case in result.cases:
-            if case.decision is not None:
-                for record in case.decision.records:
-                    report.covered.update(i for i in _held(record.trace) if i in report.items)
+            for record in case.decision.records if case.decision is not None else []:
+                for step in record.trace or []:
+                    exercised.visit(step)
+        report.covered.update(i for i in exercised.found if i in report.items)
     return list(reports.values())

@@ -11,15 +11,18 @@ from typing import Any
 
 from engine.actions.registry import ACTION_TYPES
 from engine.decision import DISPOSITIONS
+from engine.lang.arguments import ARGUMENTS, INTERPOLATED, NUMBER_SCHEMA
 from engine.lang.compiler import COMBINATORS, MATCH_MODES, TEST_OPTIONS
-from engine.lang.loader import MODES, NAME_RE, POLICY_KEYS, RULE_KEYS, VERSIONS
-from engine.mail.fields import FIELDS, HEADER_DOC, HEADER_PREFIX, PARTS
+from engine.lang.loader import MODES, POLICY_KEYS, RULE_KEYS, VERSIONS
+from engine.lang.named import NAME_RE
+from engine.lang.where import WHERE
+from engine.mail.fields import FIELDS, HEADER_DOC, HEADER_PREFIX, PARTS, WHERE_PARTS, field_names
 from engine.mail.operators import COUNT_OPERATORS, NEGATIONS, OPERATORS
 from engine.tools.lint import CODES
 
 _REF = "#/$defs/"
 _SCALAR = {"type": ["string", "number", "boolean"]}
-_INTERPOLATED = {"type": "string", "pattern": r"\$\{"}
+_HEADER_KEY = "^" + HEADER_PREFIX.replace(".", r"\.") + ".+$"
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -42,40 +45,19 @@ def _name_pattern() -> str:
     return "^" + (pattern[:-2] if pattern.endswith(r"\Z") else pattern) + "$"
 
 
-def field_names() -> list[str]:
-    """Every field a test or `same_as` may name: plain fields and address fields with a part."""
-    names = []
-    for name, spec in FIELDS.items():
-        names.append(name)
-        if spec.is_address:
-            names.extend(f"{name}.{part}" for part in PARTS)
-    return names
-
-
 def _field_doc(name: str) -> str:
     base, _, part = name.partition(".")
     doc = f"{FIELDS[base].doc} ({FIELDS[base].kind})"
     return f"{doc}; part: {PARTS[part].doc}" if part else doc
 
 
-def _operator_argument(kind: str) -> dict[str, Any]:
-    return {
-        "literal": _ref("scalar"),
-        "literals": _ref("literals"),
-        "number": {"anyOf": [{"type": "number"}, _INTERPOLATED]},
-        "boolean": _ref("boolean"),
-        "field": _ref("fieldName"),
-        "count": _ref("count"),
-    }[kind]
-
-
 def _operators() -> dict[str, Any]:
     props: dict[str, Any] = {}
     for name, op in OPERATORS.items():
-        props[name] = {"description": op.doc, **_operator_argument(op.arg)}
+        props[name] = {"description": op.doc, **ARGUMENTS[op.arg].schema}
     for name, positive in NEGATIONS.items():
         props[name] = {"description": f"no value {OPERATORS[positive].doc}",
-                       **_operator_argument(OPERATORS[positive].arg)}
+                       **ARGUMENTS[OPERATORS[positive].arg].schema}
     props["match"] = {"description": "any (default): one value satisfies every operator; all: every value does",
                       **case_insensitive(list(MATCH_MODES))}
     props["case_sensitive"] = {"description": "compare text (and local parts) case-sensitively", **_ref("boolean")}
@@ -83,8 +65,26 @@ def _operators() -> dict[str, Any]:
     return props
 
 
+def _operator_refs(*skip: str) -> dict[str, Any]:
+    """Each operator and option by reference to its one definition (under `operators`)."""
+    return {k: {"$ref": f"{_REF}operators/properties/{k}"} for k in _operators() if k not in skip}
+
+
+def _where() -> dict[str, Any]:
+    """`where`: a test per part of one address; exists, count and match stand beside it."""
+    return {"description": "one address satisfies every part test together", "type": "object", "minProperties": 1,
+            "additionalProperties": False,
+            "properties": {part: {"description": PARTS[part].doc, **_ref("partTest")} for part in WHERE_PARTS}}
+
+
+def _shorthand_or(operators: dict[str, Any]) -> list[dict[str, Any]]:
+    """A TEST: a scalar (equals), a list (in), or a mapping of these operators."""
+    return [_ref("scalar"), {"type": "array", "items": _ref("scalar"), "minItems": 1},
+            {"type": "object", "minProperties": 1, "additionalProperties": False, "properties": operators}]
+
+
 def _count() -> dict[str, Any]:
-    number = {"anyOf": [{"type": "number"}, _INTERPOLATED]}
+    number = NUMBER_SCHEMA
     props = {op: ({"type": "array", "items": number, "minItems": 1} if op in ("in", "not_in") else number)
              for op in COUNT_OPERATORS}
     return {"anyOf": [number, {"type": "object", "properties": props, "additionalProperties": False,
@@ -105,15 +105,15 @@ def _condition() -> dict[str, Any]:
     fields = {}
     for name in field_names():
         spec = FIELDS[name.partition(".")[0]]
-        test = _enum_test(spec.values) if spec.values and "." not in name else _ref("test")
+        test = _enum_test(spec.values) if spec.values and "." not in name else \
+            _ref("addressTest") if spec.is_address and "." not in name else _ref("test")
         fields[name] = {"description": _field_doc(name), **test}
     path_test = {"type": "object", "required": ["path"], "minProperties": 2, "additionalProperties": False,
                  "properties": {"path": {"description": "a jsonpath_ng.ext JSONPath into the record's ses object",
                                          "type": "string", "pattern": r"^\$"},
-                                **{k: {"$ref": f"{_REF}operators/properties/{k}"} for k in _operators()}}}
+                                **_operator_refs()}}
     field_map = {"type": "object", "minProperties": 1, "properties": fields,
-                 "patternProperties": {"^" + HEADER_PREFIX.replace(".", r"\.") + ".+$":
-                                       {"description": HEADER_DOC, **_ref("test")}},
+                 "patternProperties": {_HEADER_KEY: {"description": HEADER_DOC, **_ref("addressTest")}},
                  "additionalProperties": False}
     assert set(COMBINATORS) == {"all", "any", "not", "condition"}
     many = {"type": "array", "items": _ref("condition"), "minItems": 1}
@@ -194,25 +194,33 @@ def policy_schema() -> dict[str, Any]:
         "required": ["version", "rules"],
         "properties": props,
         "additionalProperties": False,
-        "$defs": {
-            "scalar": _SCALAR,
-            "boolean": {"anyOf": [{"type": "boolean"}, _INTERPOLATED]},
-            "disposition": case_insensitive(list(DISPOSITIONS)),
-            "listReference": {"type": "object", "required": ["list"], "additionalProperties": False,
-                              "properties": {"list": {"type": "string", "description": "a name under `lists`"}}},
-            "literals": {"anyOf": [_ref("scalar"), {"type": "array", "items": _ref("scalar"), "minItems": 1},
-                                   _ref("listReference")]},
-            "listDefinition": _list_definition(),
-            "fieldName": {"anyOf": [{"enum": field_names()},
-                                    {"type": "string", "pattern": "^" + HEADER_PREFIX.replace(".", r"\.") + ".+$"}]},
-            "count": _count(),
-            "operators": {"type": "object", "minProperties": 1, "properties": _operators(),
-                          "additionalProperties": False},
-            "test": {"description": "a scalar (equals), a list (in), or operators with options",
-                     "anyOf": [_ref("scalar"), {"type": "array", "items": _ref("scalar"), "minItems": 1},
-                               _ref("operators")]},
-            "condition": _condition(),
-            "rule": _rule(),
-            "action": _action(),
-        },
+        "$defs": _definitions(),
+    }
+
+
+def _definitions() -> dict[str, Any]:
+    """The shared definitions (`$defs`) the policy's properties refer to."""
+    return {
+        "scalar": _SCALAR,
+        "boolean": {"anyOf": [{"type": "boolean"}, INTERPOLATED]},
+        "disposition": case_insensitive(list(DISPOSITIONS)),
+        "listReference": {"type": "object", "required": ["list"], "additionalProperties": False,
+                          "properties": {"list": {"type": "string", "description": "a name under `lists`"}}},
+        "literals": {"anyOf": [_ref("scalar"), {"type": "array", "items": _ref("scalar"), "minItems": 1},
+                               _ref("listReference")]},
+        "listDefinition": _list_definition(),
+        "fieldName": {"anyOf": [{"enum": field_names()}, {"type": "string", "pattern": _HEADER_KEY}]},
+        "count": _count(),
+        "operators": {"type": "object", "minProperties": 1, "properties": _operators(),
+                      "additionalProperties": False},
+        "test": {"description": "a scalar (equals), a list (in), or operators with options",
+                 "anyOf": [_ref("scalar"), {"type": "array", "items": _ref("scalar"), "minItems": 1},
+                           _ref("operators")]},
+        "addressTest": {"description": "a test on an address field; `where` tests parts of one address",
+                        "anyOf": _shorthand_or({**_operator_refs(), WHERE: _where()})},
+        "partTest": {"description": "a test on one part of one address (inside where)",
+                     "anyOf": _shorthand_or(_operator_refs("exists", "count", "match"))},
+        "condition": _condition(),
+        "rule": _rule(),
+        "action": _action(),
     }

@@ -167,13 +167,14 @@ def fuzz_handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Callable, io
     monkeypatch.delenv("POLICY_SSM_PARAMETER", raising=False)
     monkeypatch.setenv("LOG_TRACE", "all")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "SesRulesFuzz")
-    monkeypatch.setattr(handler, "_source", None)
+    handler.policy_source.cache_clear()
     log = io.StringIO()
     previous = handler.logger.registered_handler.setStream(log)
     try:
         yield handler.lambda_handler, log
     finally:
         handler.logger.registered_handler.setStream(previous)
+        handler.policy_source.cache_clear()
 
 
 def decision_log_line(log: io.StringIO) -> dict:

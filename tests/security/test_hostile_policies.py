@@ -16,7 +16,7 @@ import pytest
 
 from engine import PolicyError, load_policy, load_policy_text
 from engine.lang.lists import MAX_LIST_BYTES, MAX_LIST_ENTRIES
-from engine.lang.loader import MAX_CONDITION_DEPTH
+from engine.lang.named import MAX_CONDITION_DEPTH
 from engine.mail.sesevent import build_event
 from engine.lang.yamlsource import MAX_DEPTH, MAX_NODES, MAX_POLICY_BYTES
 

@@ -7,7 +7,7 @@ from typing import TextIO
 
 from engine.lang.diagnostics import PolicyError
 from engine.replay.bundle import make_bundle
-from engine.tools.output import EXIT_FINDING, EXIT_OK, diagnostic_line, existing_file
+from engine.tools.output import EXIT_FINDING, EXIT_OK, SourceLines, diagnostic_lines, existing_file
 
 HELP = "print a policy as a resolved bundle for the replay worker (examples/sam/replay.yaml)"
 
@@ -21,7 +21,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         bundle = make_bundle(args.policy)
     except PolicyError as exc:
         for d in exc.errors:
-            out.write(diagnostic_line(d) + "\n")
+            out.write("\n".join(diagnostic_lines(d, SourceLines())) + "\n")
         out.write(f"{args.policy}: invalid, no bundle\n")
         return EXIT_FINDING
     out.write(json.dumps(bundle, ensure_ascii=False, indent=1) + "\n")

@@ -26,7 +26,7 @@ from engine.replay.summary import DiffSummary, parse_fail_on
 from engine.tools.commands.dry_run import add_jobs, lookahead
 from engine.tools.diffreport import CsvRows, write_text
 from engine.tools.inputs import Source, plan_inputs
-from engine.tools.output import EXIT_FINDING, EXIT_OK, UsageError, diagnostic_line, load, write_json
+from engine.tools.output import EXIT_FINDING, EXIT_OK, SourceLines, UsageError, diagnostic_lines, load, write_json
 from engine.tools.progress import Progress
 
 HELP = "show which inputs two policies decide differently"
@@ -86,7 +86,7 @@ def _policies(paths: list[str], out: TextIO) -> tuple[Policy, Policy] | None:
         policy, diagnostics = load(path)
         if policy is None:
             for d in diagnostics:
-                out.write(diagnostic_line(d) + "\n")
+                out.write("\n".join(diagnostic_lines(d, SourceLines())) + "\n")
             out.write(f"{path}: invalid, nothing compared\n")
             return None
         loaded.append(policy)

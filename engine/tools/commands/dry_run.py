@@ -20,7 +20,16 @@ from engine.replay.pool import ordered_map
 from engine.replay.rows import dry_row
 from engine.suggest import hint_for
 from engine.tools.inputs import Source, plan_inputs
-from engine.tools.output import EXIT_FINDING, EXIT_OK, UsageError, diagnostic_line, existing_file, load, write_json
+from engine.tools.output import (
+    EXIT_FINDING,
+    EXIT_OK,
+    SourceLines,
+    UsageError,
+    diagnostic_lines,
+    existing_file,
+    load,
+    write_json,
+)
 from engine.tools.progress import Progress
 from engine.tools.render import render_forwards
 from engine.tools.rowstream import JsonReport, TextReport
@@ -134,7 +143,8 @@ def _load_failure(args: argparse.Namespace, out: TextIO, diagnostics: list[Diagn
     if args.format == "json":
         write_json(out, {"policy": None, "diagnostics": [d.to_dict() for d in diagnostics]})
     else:
+        sources = SourceLines()
         for d in diagnostics:
-            out.write(diagnostic_line(d) + "\n")
+            out.write("\n".join(diagnostic_lines(d, sources)) + "\n")
         out.write(f"{diagnostics[0].file if diagnostics else 'policy'}: invalid, nothing evaluated\n")
     return EXIT_FINDING

@@ -7,23 +7,40 @@ from typing import TextIO
 
 from engine.files import read_regular
 from engine.mail.fields import DMARC_POLICIES, VERDICTS
-from engine.mail.sesevent import build_event, event_from_eml, normalize_fields
+from engine.mail.sesevent import (
+    ADDRESS_FIELDS,
+    EVENT_FIELDS,
+    HEADER_FIELDS,
+    VERDICT_FIELDS,
+    build_event,
+    event_from_eml,
+    normalize_fields,
+)
 from engine.tools.output import EXIT_FINDING, EXIT_OK, UsageError, write_json
 
 HELP = "print a Lambda SES event built from flags or an .eml"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    for flag in ("from", "to", "cc", "reply-to", "recipient"):
-        parser.add_argument(f"--{flag}", action="append", metavar="ADDRESS", help="repeatable")
-    parser.add_argument("--subject")
+    """One flag per event field; the header-backed ones come from the field registry."""
+    for name in ADDRESS_FIELDS:
+        spec = HEADER_FIELDS.get(name)
+        parser.add_argument(_flag(name), action="append", metavar="ADDRESS",
+                            help=f"{spec.header} header (repeatable)" if spec else "envelope RCPT TO (repeatable)")
+    for name, spec in HEADER_FIELDS.items():
+        if not spec.is_address:
+            parser.add_argument(_flag(name), metavar="TEXT", help=f"{spec.header} header")
     parser.add_argument("--sender", metavar="ADDRESS", help="envelope MAIL FROM")
-    for verdict in ("spf", "dkim", "dmarc", "spam", "virus"):
-        parser.add_argument(f"--{verdict}", type=str.upper, choices=VERDICTS, help="default PASS")
+    for verdict in VERDICT_FIELDS:
+        parser.add_argument(_flag(verdict), type=str.upper, choices=VERDICTS, help="default PASS")
     parser.add_argument("--dmarc-policy", type=str.lower, choices=DMARC_POLICIES,
                         help="with --dmarc FAIL (default none)")
     parser.add_argument("--header", action="append", type=_header, metavar="NAME:VALUE", help="repeatable")
     parser.add_argument("--eml", metavar="FILE", help="derive the event from a raw message (- for stdin)")
+
+
+def _flag(field: str) -> str:
+    return "--" + field.replace("_", "-")
 
 
 def _header(text: str) -> str:
@@ -33,9 +50,7 @@ def _header(text: str) -> str:
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
-    fields = {name: getattr(args, name) for name in
-              ("from", "to", "cc", "reply_to", "recipient", "subject", "sender", "spf", "dkim", "dmarc",
-               "dmarc_policy", "spam", "virus", "header")}
+    fields = {name: getattr(args, name) for name in EVENT_FIELDS if name != "eml"}
     if args.dmarc_policy and args.dmarc != "FAIL":
         raise UsageError("--dmarc-policy: SES reports a DMARC policy only when DMARC fails; "
                          "add --dmarc FAIL")

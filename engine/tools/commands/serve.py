@@ -22,7 +22,7 @@ from engine.mail.sesevent import VERDICT_FIELDS, normalize_fields
 from engine.policy import Policy
 from engine.suggest import hint_for
 from engine.tools.localbackend import LocalBackend, open_maildir
-from engine.tools.output import EXIT_FINDING, UsageError, diagnostic_line, existing_file, load
+from engine.tools.output import EXIT_FINDING, SourceLines, UsageError, diagnostic_lines, existing_file, load
 from engine.tools.policywatch import PolicyFile
 from engine.tools.servereport import JsonLines, TextLines
 from engine.tools.serving import Receiver, local_setup
@@ -110,7 +110,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     policy, diagnostics = load(args.policy)
     if policy is None:
         for d in diagnostics:
-            sys.stderr.write(diagnostic_line(d) + "\n")
+            sys.stderr.write("\n".join(diagnostic_lines(d, SourceLines())) + "\n")
         sys.stderr.write(f"ses-rules serve: {args.policy} does not load; nothing served\n")
         return EXIT_FINDING
     folder = args.maildir or Path(tempfile.mkdtemp(prefix="ses-rules-serve-"))

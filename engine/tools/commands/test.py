@@ -5,7 +5,7 @@ import argparse
 from typing import Any, TextIO
 
 from engine.tools.explain import render_record
-from engine.tools.output import EXIT_FINDING, EXIT_OK, existing_file, write_json
+from engine.tools.output import EXIT_FINDING, EXIT_OK, SourceLines, diagnostic_lines, existing_file, write_json
 from engine.tools.policytest import coverage, run_test_file
 
 HELP = "run YAML policy tests"
@@ -50,20 +50,23 @@ def _filewrite_json(result: Any) -> dict[str, Any]:
     policy = result.policy
     return {"file": result.file, "policy": {"file": result.policy_file, "name": policy.name,
                                             "revision": policy.revision} if policy else None,
-            "errors": result.errors, "cases": [c.to_dict() for c in result.cases]}
+            "errors": [str(e) for e in result.errors], "cases": [c.to_dict() for c in result.cases]}
 
 
 def _test_text(out: TextIO, results: list[Any], reports: list[Any], minimum: float | None) -> None:
+    sources = SourceLines()
     for result in results:
         for error in result.errors:
-            out.write(f"ERROR {error}\n")
+            out.write("ERROR " + "\n".join(diagnostic_lines(error, sources)) + "\n")
         for case in result.cases:
             if case.passed:
                 continue
             out.write(f"FAIL {result.file}:{case.line}: {case.name}\n")
+            for error in case.errors:
+                out.write("  " + "\n  ".join(diagnostic_lines(error, sources)) + "\n")
             for problem in case.problems:
                 out.write(f"  {problem}\n")
-            for n, record in enumerate(case.decision.to_dict()["records"] if case.decision else [], 1):
+            for n, record in enumerate(case.decision.records if case.decision else [], 1):
                 out.write(f"  record {n}:\n" + "\n".join(render_record(record, "    ")) + "\n")
     for report in reports:
         out.write(f"coverage {report.policy_file}: {len(report.covered)} of {report.total} exercised "

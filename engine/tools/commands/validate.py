@@ -9,7 +9,8 @@ from engine.tools.lint import lint
 from engine.tools.output import (
     EXIT_FINDING,
     EXIT_OK,
-    diagnostic_line,
+    SourceLines,
+    diagnostic_lines,
     existing_file,
     load,
     write_json,
@@ -35,9 +36,10 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     if args.format == "json":
         write_json(out, {"files": [dict(f, diagnostics=[d.to_dict() for d in f["diagnostics"]]) for f in files]})
     else:
+        sources = SourceLines()
         for f in files:
             for d in f["diagnostics"]:
-                out.write(diagnostic_line(d) + "\n")
+                out.write("\n".join(diagnostic_lines(d, sources)) + "\n")
             out.write(f"{f['file']}: {_validity(f, args.strict)}\n")
     return EXIT_OK if all(f["valid"] for f in files) else EXIT_FINDING
 
