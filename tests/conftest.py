@@ -70,8 +70,10 @@ def copy_project(dest: Path) -> Path:
     stamp = ROOT / ".venv" / ".installed"
     if stamp.exists():
         (dest / ".venv").symlink_to(ROOT / ".venv", target_is_directory=True)
-        installed = stamp.stat().st_mtime     # make must never reinstall into the linked .venv
-        os.utime(dest / "pyproject.toml", (installed, installed))
+        # make must never reinstall into the linked .venv: pyproject.toml a second older than the stamp
+        # (whole nanoseconds, since a float mtime can round past the stamp's and make it look newer)
+        older = stamp.stat().st_mtime_ns - 1_000_000_000
+        os.utime(dest / "pyproject.toml", ns=(older, older))
     return dest
 
 
