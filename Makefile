@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: install test test-fast demo bench package fuzz schema serve clean
+.PHONY: install test test-fast demo bench package fuzz schema serve new-policy clean
 
 install: $(STAMP)
 
@@ -39,6 +39,10 @@ package: install
 
 fuzz: install
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -m fuzz --timeout=3600 tests
+
+# A deployable policy and its tests, passing make test as written: make new-policy NAME=prod
+new-policy:
+	@$(PY) scripts/new_policy.py "$(NAME)"
 
 schema: install
 	$(BIN)/ses-rules schema > docs/policy.schema.json

@@ -3,7 +3,7 @@
 `(a+)+$` on `aaa...a!` is the textbook catastrophic case for a backtracking
 engine (Python's `re` doubles its time with each `a`: about a minute at 30
 characters); RE2 is linear. 8 KB of `"` in a From header is the input on which
-the stdlib address parser is quadratic (SPEC 3.4: 0.75 s); the engine sends it
+the stdlib address parser is quadratic (0.75 s); the engine sends it
 to its linear fallback. Each is timed at 1/4, 1/2 and 1 of the full size to show the growth.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Benchmark 6, address rows: From headers written to make address parsing slow or large.
 
-SPEC 3.4: parsing and evaluation are linear in the record's size, in time and memory,
+The goal (docs/policy-language.md, "Address parts"): parsing and evaluation are linear in the record's size, in time and memory,
 on every route; an 8 KB From evaluates under 50 ms, 1 MB under 2 s, with memory a small
 multiple of the input. The inputs are the ones the red-team review (issue 10) found
 quadratic: angle addresses among bare ones (each angle address used to get the whole
@@ -39,7 +39,7 @@ class Case:
     label: str
     make: Callable[[], str]           # the From header string
     policy: str                       # "default" (policies/default.yaml) or "in_domain"
-    limit_ms: float | None = None     # the SPEC's time goal, where it sets one
+    limit_ms: float | None = None     # the goal's time, where it sets one
 
     def policy_text(self) -> str:
         if self.policy == "default":

@@ -35,7 +35,7 @@ def _status(field: str) -> int:
 
 
 def _values(event: dict, key: str) -> int:
-    """How many values a field yields on the event (the bound SPEC 3.4 sets: <= addresses written)."""
+    """How many values a field yields on the event (bounded by the addresses written)."""
     source = resolve(key, False)
     return len(source.values(RecordContext(event["Records"][0]["ses"])))
 

@@ -1,4 +1,4 @@
-"""Benchmark 6, loading rows: a policy within the size bounds loads or is refused in < 1 s (SPEC 3.8).
+"""Benchmark 6, loading rows: a policy within the size bounds loads or is refused in < 1 s.
 
 A policy may come from an SSM parameter another team edits, and it is loaded at
 every cold start and refresh, so its load time is attacker-controlled input too.

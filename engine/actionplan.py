@@ -3,7 +3,7 @@
 The loader resolves every argument once (lists expanded, `${VAR}` substituted);
 per record only the recipients an action acts for are worked out: the record's
 `receipt.recipients`, narrowed by the action's `recipients:` test, which is
-evaluated on each recipient alone. Planning never runs anything (SPEC 3.9).
+evaluated on each recipient alone. Planning never runs anything.
 """
 from __future__ import annotations
 

@@ -69,13 +69,13 @@ def check_policies(root: Path = ROOT) -> list[str]:
     if not policies:
         raise PackageError(f"no policy in {root / 'policies'}: the package needs at least one")
     _ses_rules(root, "validate", *policies, failure="a shipped policy does not load")
-    tests = [t for t in sorted((root / POLICY_TESTS).glob("*.yaml")) if _tested_policy(t) in policies]
+    tests = [t for t in sorted((root / POLICY_TESTS).glob("*.yaml")) if tested_policy(t) in policies]
     if tests:
         _ses_rules(root, "test", *tests, failure="the policy tests of a shipped policy fail")
     return [str(t.relative_to(root)) for t in tests]
 
 
-def _tested_policy(test_file: Path) -> Path | None:
+def tested_policy(test_file: Path) -> Path | None:
     """The policy a test file names (`policy:`, relative to the file), resolved."""
     import yaml
     try:

@@ -96,7 +96,7 @@ class ActionResources(Construct):
         ]
 
     def _environment(self, archive: s3.IBucket) -> dict[str, str]:
-        """SPEC 5's settings; an ALLOWED_* list set but empty allows nothing, unset restricts nothing."""
+        """The action settings (docs/deploy.md); an ALLOWED_* list set but empty allows nothing, unset restricts nothing."""
         o = self.options
         env = {
             "MAIL_BUCKET": archive.bucket_name, "MAIL_PREFIX": o.archive_prefix,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,23 @@ def eml_dir() -> Path:
     return corpus_path("eml")
 
 
+COPY_IGNORES = (".venv", ".git", "build", "dist", "__pycache__", ".pytest_cache", ".hypothesis",
+                "*.egg-info", "results", "cdk.out", "node_modules")
+
+
+def copy_project(dest: Path) -> Path:
+    """The project as a reader's checkout at `dest`: sources copied, the installed `.venv` linked."""
+    shutil.copytree(ROOT, dest, ignore=shutil.ignore_patterns(*COPY_IGNORES), symlinks=True)
+    stamp = ROOT / ".venv" / ".installed"
+    if stamp.exists():
+        (dest / ".venv").symlink_to(ROOT / ".venv", target_is_directory=True)
+        # make must never reinstall into the linked .venv: pyproject.toml a second older than the stamp
+        # (whole nanoseconds, since a float mtime can round past the stamp's and make it look newer)
+        older = stamp.stat().st_mtime_ns - 1_000_000_000
+        os.utime(dest / "pyproject.toml", ns=(older, older))
+    return dest
+
+
 # The full tier only (`make test` runs everything; `make test-fast` skips these): modules that start
 # processes, build packages, run cfn-lint, moto or sieve-test, fuzz, or walk the whole corpus.
 SLOW_MODULES = {
@@ -70,6 +88,7 @@ SLOW_MODULES = {
     "test_precommit.py", "test_archive_s3.py", "test_streaming.py", "test_replay_template.py",
     "test_package_gate.py", "test_actionfunction.py", "test_handler_actions.py", "test_blocking_reads.py",
     "test_cdk.py", "test_tracing.py", "test_serve.py", "test_serve_clients.py", "test_deploy_parity.py",
+    "test_deployable_policies.py",
 }
 
 
@@ -80,6 +99,8 @@ SLOW_TESTS = {
     "test_ignorables_are_exactly_unicodes_default_ignorable_code_points",
     "test_word_character_class_is_exactly_atext_plus_non_ascii_words",
     "test_over_40_mb_fails_too_large_and_sends_nothing", "test_over_40_mb_is_too_large",
+    "test_every_documented_command_runs_as_shown", "test_the_docs_run_on_the_project_as_shipped",
+    "test_a_block_that_hangs_is_killed_with_its_children",
 }
 
 

@@ -1,1 +1,1 @@
-"""Actions: what a policy asks to be done with a message beyond its disposition (SPEC 3.9)."""
+"""Actions: what a policy asks to be done with a message beyond its disposition (docs/policy-language.md, "Actions")."""

@@ -1,7 +1,7 @@
 """The kinds of value an action argument takes: one small check and one JSON Schema each.
 
-A check sees the value after `${VAR}` interpolation (SPEC 3.9: a variable must not
-smuggle a line break into a header) and answers None or (message, hint).
+A check sees the value after `${VAR}` interpolation (a variable must not smuggle a
+line break into a header) and answers None or (message, hint).
 """
 from __future__ import annotations
 

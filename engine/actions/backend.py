@@ -60,7 +60,7 @@ class ActionFailed(Exception):
 
 @dataclass(frozen=True)
 class Reach:
-    """The deployment's bounds on what a policy's actions may name (SPEC 3.9 `ALLOWED_*`).
+    """The deployment's bounds on what a policy's actions may name (the `ALLOWED_*` settings).
 
     None: the setting is unset, nothing is restricted. Set but empty: nothing the policy
     names is allowed (the templates always set the lists, and an empty parameter means
@@ -113,7 +113,7 @@ class Reach:
 
 @dataclass(frozen=True)
 class Setup:
-    """The deployment's settings for running actions (SPEC 5)."""
+    """The deployment's settings for running actions (docs/deploy.md, "Settings")."""
     forward_from: str = ""
     bounce_sender: str = ""
     mail_bucket: str = ""

@@ -44,7 +44,7 @@ def action_hash(action: Action) -> str:
 
 
 def idempotency_key(job: Job, action: Action, chunk: int) -> dict[str, Any]:
-    """SPEC 5: message id, rule, action hash, recipients acted for, chunk of a split forward."""
+    """What makes one side effect unique: message id, rule, action hash, recipients acted for, chunk."""
     return {"message_id": job.message_id, "rule": action["rule"], "action": action_hash(action),
             "recipients": sorted(action.get("recipients") or []), "chunk": chunk}
 

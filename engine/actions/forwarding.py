@@ -1,6 +1,6 @@
 """Forward rewriting: the stored message's header block made sendable by SES, its body untouched.
 
-SPEC 3.9. The Node.js SES forwarder's users lose mail to its header rewriting:
+The `forward` action (docs/policy-language.md, "Actions"). The Node.js SES forwarder's users lose mail to its header rewriting:
 regexes over raw header text that leave a second DKIM-Signature or Message-ID,
 put an address into a display name ("Extra route-addr"), or mangle charsets.
 Here the header block is read by the stdlib `email` parser, every header the
@@ -219,7 +219,7 @@ def _from_value(senders: list[Address], identity: str, envelope_sender: str) -> 
 
 def display_name(text: str) -> str:
     """A sender's name as the forward shows it: its match form with the case kept (NFKC, invisible
-    characters removed: SPEC 3.5), control and bidi characters removed, every `@` written ` at `,
+    characters removed: the match form of `engine.mail.values`), control and bidi characters removed, every `@` written ` at `,
     white space collapsed."""
     text = match_form_keep_case(text.replace("\uff20", "@"))
     kept = "".join(" " if c.isspace() else c for c in text if unicodedata.category(c) not in _DROPPED_CATEGORIES)

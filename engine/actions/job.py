@@ -69,7 +69,7 @@ def _is_action(action: Any) -> bool:
 
 def to_message(record: dict[str, Any], policy: dict[str, Any], decision: dict[str, Any],
                actions: list[dict[str, Any]]) -> str:
-    """The SQS message body for one record's actions (SPEC 5)."""
+    """The SQS message body for one record's actions."""
     return json.dumps({"record": record, "policy": policy,
                        "decision": {"disposition": decision.get("disposition"), "rule": decision.get("rule")},
                        "actions": actions}, separators=(",", ":"))

@@ -1,4 +1,4 @@
-"""The action types, one row each: arguments, runner, preview, and what it reaches (SPEC 3.9).
+"""The action types, one row each: arguments, runner, preview, and what it reaches.
 
 To add an action type: one row here (its arguments' kinds come from
 `engine.actions.arguments`), its runner in `engine.actions.runners`, a test, a

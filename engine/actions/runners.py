@@ -84,7 +84,7 @@ def notify(action: dict[str, Any], job: Job, ctx: RunContext) -> str:
 
 
 def summary(action: dict[str, Any], job: Job, ctx: RunContext) -> dict[str, Any]:
-    """The notification's JSON (SPEC 3.9), addresses as LOG_ADDRESSES says."""
+    """The notification's JSON (docs/policy-language.md, "Actions"), addresses as LOG_ADDRESSES says."""
     mail, headers = job.mail, job.mail.get("commonHeaders") or {}
     setup = ctx.setup
     return {

@@ -1,4 +1,4 @@
-"""The action function: runs queued actions, each side effect once (SPEC 5).
+"""The action function: runs queued actions, each side effect once (docs/deploy.md, "Actions").
 
 An SQS event source with partial batch responses (Powertools Batch): a message
 that is malformed or whose action failed fails alone and is retried, then

@@ -1,4 +1,4 @@
-"""The deciding function's side of actions: one SQS message per record that has actions (SPEC 5).
+"""The deciding function's side of actions: one SQS message per record that has actions.
 
 SES's answer never waits on an action: the deciding function only queues them,
 and a queue that cannot be reached is logged and counted, never raised. The SQS

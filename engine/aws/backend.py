@@ -1,6 +1,6 @@
 """The runners' backend on AWS: SES v2 raw send, SES SendBounce, S3, SNS (boto3, imported on first use).
 
-The clients honour the standard configuration, AWS_ENDPOINT_URL included (SPEC 5),
+The clients honour the standard configuration, AWS_ENDPOINT_URL included (docs/operations.md),
 with short timeouts and botocore's standard retries, so a throttled call is
 retried inside the invocation before the queued message is.
 """

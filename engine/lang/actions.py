@@ -1,4 +1,4 @@
-"""A rule's `actions:` read into ActionPlans, with every problem at its YAML position (SPEC 3.9).
+"""A rule's `actions:` read into ActionPlans, with every problem at its YAML position.
 
 Which types exist and which arguments each takes come from the registry
 (`engine.actions.registry`); how an argument is read depends on its kind's

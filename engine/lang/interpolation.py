@@ -1,4 +1,4 @@
-"""`${VAR}` and `${VAR:-default}` interpolation in scalar values (SPEC 3.6).
+"""`${VAR}` and `${VAR:-default}` interpolation in scalar values (docs/policy-language.md, "Interpolation").
 
 Substitution happens per scalar, in its source text, after YAML parsing, so a
 value holding `: ` or `#` cannot change the policy's structure.
@@ -21,7 +21,7 @@ RESERVED_HINT = ("AWS_* other than AWS_REGION and AWS_DEFAULT_REGION, LAMBDA_*, 
 
 
 def is_reserved(name: str) -> bool:
-    """A variable no policy may read: the runtime's credentials and settings (SPEC 3.6)."""
+    """A variable no policy may read: the runtime's credentials and settings."""
     if name.startswith("AWS_"):
         return name not in REGION_VARIABLES
     return name.startswith(("LAMBDA_", "_")) or name == "TZ"

@@ -3,7 +3,7 @@
 A policy may be written by someone less trusted than the function (an SSM parameter
 another team edits), so a list file must resolve inside the policy's folder and be a
 regular file (found without blocking), and `{env: VAR}` cannot read a reserved
-variable (SPEC 3.6). Messages name a file or a variable, never their contents.
+variable. Messages name a file or a variable, never their contents.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from engine.lang.reader import Reader
 from engine.lang.yamlsource import Mapping, Node, Scalar, Sequence
 
 MAX_LIST_BYTES = 128 * 1024 * 1024    # list files are bounded apart from policies
-MAX_LIST_ENTRIES = 2_000_000          # SPEC: at least a million; 5 million addresses cost 1.35 GB
+MAX_LIST_ENTRIES = 2_000_000          # a million must load; 5 million addresses cost 1.35 GB
 FOLDER_HINT = "list files are relative to the policy file's folder and must stay inside it, symlinks followed"
 
 

@@ -56,7 +56,7 @@ def load_policy_text(text: str, base_dir: str | os.PathLike = ".", *, file: str 
     if doc is None:
         collector.raise_if_any()
     builder = _PolicyBuilder(reader, doc, Path(base_dir))   # type: ignore[arg-type]
-    with regex_budget():       # every pattern of the policy draws on one RE2 program budget (SPEC 3.8)
+    with regex_budget():       # every pattern of the policy draws on one RE2 program budget
         policy = builder.build(name or "<string>", file, text)
     collector.raise_if_any()
     return policy

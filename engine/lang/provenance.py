@@ -1,8 +1,8 @@
 """Where a bad literal came from, for its message, without printing what a variable or a list holds.
 
 A literal may come from a list file, an environment list or a `${VAR}`: the message names
-that entry by its number and source, or shows the scalar as written (SPEC 3.6: no diagnostic
-prints a variable's value or a list's other entries).
+that entry by its number and source, or shows the scalar as written: no diagnostic prints a
+variable's value or a list's other entries.
 """
 from __future__ import annotations
 

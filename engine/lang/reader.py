@@ -1,4 +1,4 @@
-"""Typed values out of YAML nodes: interpolation first, then the SPEC 3.1 scalar rule.
+"""Typed values out of YAML nodes: interpolation first, then the scalar rule (docs/policy-language.md, "Scalars").
 
 Every reader method reports a problem at the node's own position and returns
 None, so one load collects every error instead of stopping at the first.
@@ -27,7 +27,7 @@ class Reader:
         self.interpolator = interpolator
 
     def error(self, node, code: str, message: str, hint: str | None = None) -> None:
-        """Report at the node; a value read from the environment never reaches the message (SPEC 3.6)."""
+        """Report at the node; a value read from the environment never reaches the message."""
         redact = self.interpolator.redact
         self.collector.error(node, code, redact(message), hint and redact(hint))
 

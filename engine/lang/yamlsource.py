@@ -35,7 +35,7 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 @dataclass(eq=False)
 class Scalar:
     text: str            # source text (plain) or the unescaped string (quoted)
-    plain: bool          # plain scalars follow SPEC 3.1; quoted ones are always strings
+    plain: bool          # plain scalars follow the scalar rule; quoted ones are always strings
     line: int
     col: int
 

@@ -1,4 +1,4 @@
-"""The linear-time address fallback: long, padded or broken header strings (SPEC 3.4).
+"""The linear-time address fallback: long, padded or broken header strings.
 
 One left-to-right scan over the special characters (``"`` ``(`` ``)`` ``\\`` ``,`` ``<``
 ``>``) splits the string the way a mail client reads it:

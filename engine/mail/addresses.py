@@ -1,6 +1,6 @@
 """Address parsing for address fields: a fast path, the stdlib reference parser, a linear fallback.
 
-Spec section 3.4. Three routes give one result type (``mailbox.Address``):
+docs/policy-language.md, "Address parts". Three routes give one result type (``mailbox.Address``):
 
 * the FAST PATH (``re`` with possessive quantifiers only, so it cannot backtrack) takes
   the plain forms SES puts in ``commonHeaders`` -- ``a@b``, ``Name <a@b>``,

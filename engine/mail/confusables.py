@@ -1,4 +1,4 @@
-"""Look-alike detection by Unicode UTS #39 skeletons, for `confusable_with` (SPEC 3.5).
+"""Look-alike detection by Unicode UTS #39 skeletons, for `confusable_with`.
 
 Two strings are confusable when their skeletons are equal: ``pаypal`` (Cyrillic ``а``),
 ``paypa1`` and ``paypal`` all have the skeleton ``paypal``; ``rn`` and ``m`` share ``rn``.

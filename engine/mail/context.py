@@ -11,7 +11,7 @@ from typing import Any
 
 from engine.mail import addresses
 
-# SPEC 3.4: a record whose address strings exceed this in total uses the linear fallback.
+# A record whose address strings exceed this in total uses the linear fallback.
 ADDRESS_BUDGET = 16 * 1024
 
 

@@ -149,7 +149,7 @@ def address_tokens(pattern, text: str) -> Iterator[tuple[str, str]]:
 
 
 def name_addresses(display_name: str) -> tuple[str, ...]:
-    """Every local@domain written in a display name, found in its match form (SPEC 3.4), so a
+    """Every local@domain written in a display name, found in its match form, so a
     full-width ``＠`` or a zero-width space inside the address does not hide it. Cached: a
     hostile header repeats one short name thousands of times."""
     if display_name.isascii() and "@" not in display_name:

@@ -220,7 +220,7 @@ def same_as_key(form: ValueForm, other: ValueForm) -> Callable[[str], str]:
 
 
 def build_confusable_with(literals, form: ValueForm) -> ValuePred:
-    """Looks like a listed value without being one: equal UTS #39 skeletons (SPEC 3.5).
+    """Looks like a listed value without being one: equal UTS #39 skeletons.
 
     Domains compare label by label after IDNA, and a value holds when it or a parent domain
     on a label boundary looks like a listed domain (`login.paypa1.com`); a listed domain's

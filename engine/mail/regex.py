@@ -3,7 +3,7 @@
 Compiling is not free: RE2's compile time and memory grow with the program it builds
 (`\\pL{300}` is 300 copies of a 1,200-instruction class: 150 ms each), and a policy
 may come from an SSM parameter another team edits. So every pattern of one load draws
-on one `Budget` of program instructions (SPEC 3.8), each compile is capped by RE2's own
+on one `Budget` of program instructions, each compile is capped by RE2's own
 memory limit to what is left of it (an oversized pattern fails in microseconds instead
 of compiling for seconds), and identical patterns compile once. The programs that run
 get a memory limit that grows with their size, so a combined `glob` or `matches` list

@@ -1,6 +1,6 @@
 """How event values and policy literals compare: the text normal form, numbers, number literals.
 
-SPEC 3.1: a plain decimal scalar in a policy is a number literal, equal to a JSON
+A plain decimal scalar in a policy is a number literal, equal to a JSON
 number numerically and to a string only as text; booleans are never numbers.
 """
 from __future__ import annotations
@@ -47,7 +47,7 @@ _IGNORABLE = re.compile(
 
 
 def match_form(text: str) -> str:
-    """The form text operators compare in (SPEC 3.5): NFKC, default-ignorables removed, case folded.
+    """The form text operators compare in: NFKC, default-ignorables removed, case folded.
 
     `ＣＥＯ`, `C\u200bEO` and `c\u00adeo` all give `ceo`. ASCII, the common case, only needs lower().
     """

@@ -37,7 +37,7 @@ def from_message(label: str, data: bytes) -> Input:
 
 
 def dry_row(item: Input, policy: Policy, explain: bool = False) -> dict[str, Any]:
-    """The `dry-run` row (SPEC 6): disposition, rule, shadow, errors, assumed, actions, records."""
+    """The `dry-run` row (docs/cli.md): disposition, rule, shadow, errors, assumed, actions, records."""
     if item.event is None:
         return {"input": item.label, "disposition": None, "rule": None, "shadow": [],
                 "errors": [item.error or "unreadable"], "assumed": [], "unreadable": True}

@@ -85,7 +85,7 @@ class DiffSummary:
             self.action_changes.setdefault(key, Group()).add(row, self.limit)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON SPEC 6 shapes; groups largest first, inputs in input order."""
+        """The JSON of `diff --format json` (docs/cli.md); groups largest first, inputs in input order."""
         return {
             "old": self.old, "new": self.new, "inputs": self.inputs, "unreadable": len(self.unreadable),
             "skipped": self.skipped, "changed": self.changed,

@@ -1,4 +1,4 @@
-"""The `ses-rules` command (SPEC section 6): argument parsing over the command table, nothing more.
+"""The `ses-rules` command (docs/cli.md): argument parsing over the command table, nothing more.
 
 Exit codes: 0 ok, 1 a finding (invalid policy, failed test, unreadable input),
 2 a usage error. Nothing here decides anything about mail; the engine does.

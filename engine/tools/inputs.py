@@ -1,6 +1,6 @@
 """Read `dry-run` inputs: whatever form an SES message arrives in, one Lambda SES event each.
 
-Accepted (spec section 6): a Lambda SES event (`.json`, with or without a byte-order mark); an SES
+Accepted (docs/cli.md, "dry-run"): a Lambda SES event (`.json`, with or without a byte-order mark); an SES
 receiving notification as SNS delivers it (the object with ``notificationType: Received``, the
 SNS envelope ``{"Type": "Notification", "Message": "<json>"}``, or an SNS Lambda event whose
 records wrap one); a raw message (`.eml`, through ``engine.mail.sesevent.event_from_eml``); a

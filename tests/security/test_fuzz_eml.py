@@ -105,7 +105,7 @@ def test_event_from_random_bytes(data: bytes, workdir: Path, capsys, security_re
 
 @FIXTURE_OK
 @given(data=mutated_message())
-def test_event_from_eml_raises_only_valueerror(data: bytes, eml_dir: Path) -> None:
+def test_event_from_eml_raises_only_valueerror(data: bytes, eml_dir: Path, security_report) -> None:
     """The library contract (engine.mail.sesevent): bad input is a ValueError with a message, nothing else."""
     try:
         event = event_from_eml(data)
@@ -113,6 +113,7 @@ def test_event_from_eml_raises_only_valueerror(data: bytes, eml_dir: Path) -> No
         assert str(exc)
     else:
         assert event["Records"][0]["eventSource"] == "aws:ses"
+    security_report["fuzz examples: event_from_eml raises only ValueError"] += 1
 
 
 def test_console_script_prints_no_traceback(eml_file: Path, tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """Lint for actions: bounces that also deliver, and actions the deployment's allow-lists refuse.
 
 `validate` passes its environment: when the `ALLOWED_*` settings are there, an
-action outside them is reported now rather than skipped in production (SPEC 3.9).
+action outside them is reported now rather than skipped in production.
 """
 from __future__ import annotations
 
