@@ -39,6 +39,18 @@ class RecordDecision:
                    list(data.get("actions", [])), list(data.get("shadow_actions", [])))
 
 
+_new = object.__new__
+
+
+def decided(disposition: str, rule: str | None, shadow: list[str]) -> RecordDecision:
+    """`RecordDecision(disposition, rule, shadow)` without the dataclass's defaults machinery:
+    the decision of nearly every record (no errors, no trace, no actions)."""
+    record = _new(RecordDecision)
+    record.disposition, record.rule, record.shadow, record.errors = disposition, rule, shadow, []
+    record.trace, record.actions, record.shadow_actions = None, [], []
+    return record
+
+
 @dataclass(frozen=True)
 class MailFacts:
     """What a decision's log line names besides the decision, read from the event's first record."""
@@ -97,11 +109,19 @@ class Decision:
         return cls(disposition, None, [], [error], name, revision, [], event)
 
     @classmethod
+    def of_one(cls, r: RecordDecision, name: str, revision: str, event: Any) -> Decision:
+        """`combine([r], ...)`: the event of one record (what SES sends) decides as that record."""
+        decision = _new(cls)
+        decision.disposition, decision.rule, decision.shadow, decision.errors = \
+            r.disposition, r.rule, list(r.shadow), list(r.errors)
+        decision.policy_name, decision.policy_revision, decision.records, decision.event = name, revision, [r], event
+        return decision
+
+    @classmethod
     def combine(cls, records: list[RecordDecision], name: str, revision: str, event: Any = None) -> Decision:
         """Most restrictive record wins; its rule is that of the first record with that answer."""
-        if len(records) == 1:                 # what SES sends: skip the merging
-            r = records[0]
-            return cls(r.disposition, r.rule, list(r.shadow), list(r.errors), name, revision, records, event)
+        if len(records) == 1:
+            return cls.of_one(records[0], name, revision, event)
         top = max(records, key=lambda r: SEVERITY[r.disposition])
         first = next(r for r in records if r.disposition == top.disposition)
         shadow = list(dict.fromkeys(s for r in records for s in r.shadow))

@@ -64,6 +64,9 @@ def _all(children: tuple[Predicate, ...]) -> Predicate:
     if len(children) == 2:
         first, second = children
         return lambda ctx: first(ctx) and second(ctx)
+    if len(children) == 3:
+        first, second, third = children
+        return lambda ctx: first(ctx) and second(ctx) and third(ctx)
 
     def every(ctx: RecordContext) -> bool:
         for child in children:

@@ -6,7 +6,7 @@ from typing import Any
 
 from engine.actionplan import ActionPlan, Collected
 from engine.conditions import NOWHERE, Condition, Pos
-from engine.decision import Decision, RecordDecision
+from engine.decision import Decision, RecordDecision, decided
 from engine.fastpath import compile_condition, tree_walk
 from engine.mail.context import RecordContext
 from engine.trace import RuleTrace
@@ -73,11 +73,11 @@ class Policy:
         """The decision for a whole Lambda event; any failure becomes `on_error` with its reason."""
         try:
             records = event.get("Records") if isinstance(event, dict) else None
+            if type(records) is list and len(records) == 1 and not explain:     # what SES sends
+                return Decision.of_one(self._decide_record(records[0]), self.name, self.revision, event)
             if not isinstance(records, list) or not records:
                 reason = "event has no Records" if records is None else "event Records is empty or not a list"
                 return Decision.fallback(self.on_error, reason, event, self.name, self.revision)
-            if len(records) == 1 and not explain:       # what SES sends
-                return Decision.combine([self._decide_record(records[0])], self.name, self.revision, event)
             decided = [self._evaluate_record(r, explain) for r in records]
             return Decision.combine(decided, self.name, self.revision, event)
         except Exception as exc:  # noqa: BLE001 - the contract is: never raise, answer on_error
@@ -122,9 +122,9 @@ class Policy:
                     collected.add(actions, ctx, is_shadow)
                 if not is_shadow and disposition is not None:
                     if collected is None:
-                        return RecordDecision(disposition, name, shadow)
+                        return decided(disposition, name, shadow)
                     return _decided(disposition, name, shadow, collected)
-        return RecordDecision(self.default, None, shadow) if collected is None else \
+        return decided(self.default, None, shadow) if collected is None else \
             _decided(self.default, None, shadow, collected)
 
     def _explain(self, ctx: RecordContext) -> RecordDecision:

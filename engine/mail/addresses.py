@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 _tuple_new = tuple.__new__
 
-__all__ = ["Address", "MAX_REFERENCE_LENGTH", "in_domains", "normalize_domain", "parse_addresses", "parse_literal"]
+__all__ = ["Address", "MAX_REFERENCE_LENGTH", "in_domains", "is_bare", "normalize_domain", "parse_addresses", "parse_literal"]
 
 MAX_REFERENCE_LENGTH = 1000
 """Longer strings skip the reference parser, which is quadratic on some inputs."""
@@ -182,11 +182,21 @@ def _fast_address(groups: tuple, like_fallback: bool) -> Address | None:
 
 def _bare(raw: str) -> list[Address] | None:
     """A bare ASCII ``local@domain``, as every route reads it, without their general patterns."""
+    domain = _bare_domain(raw)
+    return [_tuple_new(Address, (raw[:raw.rindex("@")], domain, "", ()))] if domain else None
+
+
+def _bare_domain(raw: str) -> str | None:
+    """The normalised domain of a bare ASCII address (None or "": not one)."""
     if _BARE_ASCII.fullmatch(raw) is None or "=?" in raw:
         return None
-    local, _, domain = raw.rpartition("@")
-    domain = normalize_domain(domain) if len(domain) > _MAX_CACHED_DOMAIN else _normalize_domain_cached(domain)
-    return [_tuple_new(Address, (local, domain, "", ()))] if domain else None
+    domain = raw[raw.rindex("@") + 1:]
+    return normalize_domain(domain) if len(domain) > _MAX_CACHED_DOMAIN else _normalize_domain_cached(domain)
+
+
+def is_bare(raw: str) -> bool:
+    """Whether ``raw`` is one bare address (``_bare`` reads it): counted without building it."""
+    return bool(_bare_domain(raw))
 
 
 def _fast(raw: str) -> list[Address] | None:

@@ -53,14 +53,27 @@ class RecordContext:
             self._headers = index
         return self._headers
 
-    def parse_all(self, strings: list[Any]) -> list[list[addresses.Address]]:
+    def parse_all(self, strings: list[Any], charge: bool = True) -> list[list[addresses.Address]]:
         """Each string of a field parsed (a value that is no string has no address), switching to the
-        linear fallback once the record's address strings exceed their budget."""
+        linear fallback once the record's address strings exceed their budget. `charge=False`:
+        `count_bare` has charged these strings to the budget already."""
         parse, out = addresses.parse_addresses, []
         for raw in strings:
             if isinstance(raw, str):
-                self._address_chars += len(raw)
+                if charge:
+                    self._address_chars += len(raw)
                 out.append(parse(raw, fallback=self._address_chars > ADDRESS_BUDGET))
             else:
                 out.append([])
         return out
+
+    def count_bare(self, strings: list[Any]) -> bool:
+        """Whether every string is one bare address, which every route of `parse_all` reads alike:
+        then their number is their count of addresses, and they are charged to the budget as
+        `parse_all` would charge them (True); otherwise nothing is charged (False)."""
+        is_bare = addresses.is_bare
+        for raw in strings:
+            if type(raw) is not str or not is_bare(raw):
+                return False
+        self._address_chars += sum(map(len, strings))
+        return True

@@ -182,6 +182,7 @@ class AddressSource(Source):
         self.case_sensitive = case_sensitive
         # String keys: their hash is cached, a tuple's is recomputed at every lookup.
         self._parsed_key = f"addresses:{base.lower()}"
+        self._counted_key = f"counted:{base.lower()}"       # counted by count_bare, charged already
         self._values_key = f"part:{base.lower()}.{part.name}:{int(case_sensitive)}"
         self._key = text_key(case_sensitive)
 
@@ -189,24 +190,39 @@ class AddressSource(Source):
         """Per SES string, its addresses (non-strings yield none)."""
         cached = ctx.cache.get(self._parsed_key)
         if cached is None:
-            cached = ctx.cache[self._parsed_key] = ctx.parse_all(self.strings.values(ctx))
+            charge = self._counted_key not in ctx.cache
+            cached = ctx.cache[self._parsed_key] = ctx.parse_all(self.strings.values(ctx), charge)
         return cached
 
     def values(self, ctx: RecordContext) -> list[str]:
-        cached = ctx.cache.get(self._values_key)
+        cache = ctx.cache
+        cached = cache.get(self._values_key)
         if cached is None:
+            parsed = cache.get(self._parsed_key)
+            if parsed is None:
+                parsed = self.parsed(ctx)
             value = self.part.value
-            if value is not None:           # one value per address: no list per address
-                cached = list(map(value, chain.from_iterable(self.parsed(ctx)), repeat(self._key)))
-            else:
+            if value is None:
                 extract, cs = self.part.extract, self.case_sensitive
-                cached = [v for group in self.parsed(ctx) for a in group for v in extract(a, cs)]
-            ctx.cache[self._values_key] = cached
+                cached = [v for group in parsed for a in group for v in extract(a, cs)]
+            elif len(parsed) == 1 and len(parsed[0]) == 1:     # one string, one address: the usual
+                cached = [value(parsed[0][0], self._key)]
+            else:                           # one value per address: no list per address
+                cached = list(map(value, chain.from_iterable(parsed), repeat(self._key)))
+            cache[self._values_key] = cached
         return cached
 
     def count(self, ctx: RecordContext) -> int:
-        """The number of addresses: the number of values of a part that has one per address."""
-        return sum(map(len, self.parsed(ctx)))
+        """The number of addresses: the number of values of a part that has one per address.
+        Strings that are each one bare address (nearly every recipient) are counted, not parsed."""
+        parsed = ctx.cache.get(self._parsed_key)
+        if parsed is None:
+            strings = self.strings.values(ctx)
+            if ctx.count_bare(strings):
+                ctx.cache[self._counted_key] = True
+                return len(strings)
+            parsed = self.parsed(ctx)
+        return sum(map(len, parsed))
 
     def per_address(self, ctx: RecordContext) -> list[list[str]] | None:
         """For `match: all`: each address's part values; None when a string yields no address."""

@@ -128,25 +128,62 @@ def build_contains(literals, form: ValueForm) -> ValuePred:
     return _on_text(test)
 
 
-def build_starts_with(literals, form: ValueForm) -> ValuePred:
-    key, wanted = _wanted(literals, form)
-    return _on_text(lambda t: key(t).startswith(wanted))
+def _affix(method: Callable[[str, tuple[str, ...]], bool]) -> Callable[[Any, ValueForm], ValuePred]:
+    """`starts_with` / `ends_with` (`method` is `str.startswith` / `str.endswith`): ASCII text,
+    the common case, takes its match form (itself, or lower-cased) inline."""
+    def build(literals, form: ValueForm) -> ValuePred:
+        key, wanted = _wanted(literals, form)
+        fold = key is match_form
+        test = _on_text(lambda t: method(key(t), wanted))
+
+        def pred(v: Any, ctx: Any) -> bool:
+            if type(v) is str and v.isascii():
+                return method(v.lower() if fold else v, wanted)
+            return test(v, ctx)
+        return pred
+    return build
 
 
-def build_ends_with(literals, form: ValueForm) -> ValuePred:
-    key, wanted = _wanted(literals, form)
-    return _on_text(lambda t: key(t).endswith(wanted))
+build_starts_with = _affix(str.startswith)
+build_ends_with = _affix(str.endswith)
 
 
-def _regex_pred(program, key: Callable[[str], str], method: str) -> ValuePred:
-    run = getattr(program, method)
+def _yes_no(program, method: str) -> Callable[[str], bool]:
+    """`program.<method>(text) is not None`, asked of RE2 directly when the wrapper exposes its
+    program: the wrapper's own call builds a generator, offset tables and a match object
+    (2 µs a call) that a yes or no never reads. Raises UnicodeEncodeError as the wrapper does."""
+    inner = getattr(program, "_regexp", None)
+    anchor = _ANCHORS.get(method)
+    if inner is None or anchor is None or not isinstance(program.pattern, str):
+        run = getattr(program, method)
+        return lambda text: run(text) is not None
+    match, nothing = inner.Match, (-1, -1)
+
+    def test(text: str) -> bool:
+        data = text.encode("utf-8")
+        return match(anchor, data, 0, len(data))[0] != nothing
+    return test
+
+
+_ANCHOR = getattr(getattr(regex.re2, "_re2", None), "RE2", None)
+_ANCHORS = {} if _ANCHOR is None else {"search": _ANCHOR.Anchor.UNANCHORED, "match": _ANCHOR.Anchor.ANCHOR_START,
+                                       "fullmatch": _ANCHOR.Anchor.ANCHOR_BOTH}
+
+
+def _regex_pred(program, method: str) -> ValuePred:
+    """RE2 on the value's match form without folding (ASCII text is its own)."""
+    run = _yes_no(program, method)
 
     def test(text: str) -> bool:
         try:
-            return run(key(text)) is not None
+            return run(match_form_keep_case(text))
         except UnicodeEncodeError:     # a lone surrogate (JSON "\ud800") cannot reach RE2 as UTF-8
-            return run(key(text.encode("utf-8", "replace").decode("utf-8"))) is not None
-    return _on_text(test)
+            return run(match_form_keep_case(text.encode("utf-8", "replace").decode("utf-8")))
+    on_text = _on_text(test)
+
+    def pred(v: Any, ctx: Any) -> bool:
+        return run(v) if type(v) is str and v.isascii() else on_text(v, ctx)
+    return pred
 
 
 def _compile(literals: list, patterns: list[str], cs: bool):
@@ -162,7 +199,7 @@ def build_matches(literals, form: ValueForm) -> ValuePred:
     """RE2 search on the value's match form without folding; the pattern is never normalised,
     case-insensitivity is RE2's own flag (folding would turn a pattern's \\D into \\d)."""
     patterns = [_literal_text(p) for p in literals]
-    return _regex_pred(_compile(literals, patterns, form.case_sensitive), match_form_keep_case, "search")
+    return _regex_pred(_compile(literals, patterns, form.case_sensitive), "search")
 
 
 def glob_to_regex(pattern: str) -> str:
@@ -176,14 +213,10 @@ def glob_to_regex(pattern: str) -> str:
 def build_glob(literals, form: ValueForm) -> ValuePred:
     """Like `matches`: the pattern as written (NFKC would make a full-width ＊ a wildcard)."""
     program = _compile(literals, [glob_to_regex(_literal_text(p)) for p in literals], form.case_sensitive)
-    return _regex_pred(program, match_form_keep_case, "fullmatch")
+    return _regex_pred(program, "fullmatch")
 
 
 # ---- domains --------------------------------------------------------------------------------
-
-def _address_domain(value: str) -> str:
-    return value.rpartition("@")[2]
-
 
 def _domain_of(value: Any) -> str | None:
     if type(value) is not str or not value:
@@ -202,15 +235,18 @@ def build_in_domain(literals, form: ValueForm) -> ValuePred:
         domains.add(addresses.normalize_domain(text))
     wanted = frozenset(domains)
     longest = max(map(len, wanted))
-    # Address sources hand out domains already in normal form; only other text needs normalising.
-    domain_of = _address_domain if form.kind in ADDRESS_FORMS else _domain_of
-
     in_domains = addresses.in_domains
+    if form.kind in ADDRESS_FORMS:   # address sources hand out domains already in normal form
 
-    def pred(v: Any, ctx: Any) -> bool:
-        domain = domain_of(v)
+        def pred(v: Any, ctx: Any) -> bool:
+            domain = v.rpartition("@")[2]
+            return bool(domain) and in_domains(domain, wanted, longest)
+        return pred
+
+    def normalised(v: Any, ctx: Any) -> bool:
+        domain = _domain_of(v)
         return bool(domain) and in_domains(domain, wanted, longest)
-    return pred
+    return normalised
 
 
 def same_as_key(form: ValueForm, other: ValueForm) -> Callable[[str], str]:
