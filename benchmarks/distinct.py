@@ -1,4 +1,4 @@
-"""Distinct events: copies of the benchmark events, each with addresses of its own (SPEC 8).
+"""Distinct events: copies of the benchmark events, each with addresses of its own.
 
 In Lambda every invocation is new mail, so a figure measured by replaying the same
 events would let any cache keyed by an address string (a parse, a folded local part)

@@ -4,7 +4,7 @@ Every figure is taken on distinct events (`benchmarks.distinct`): each timed pas
 goes over copies of the events with addresses no earlier pass saw.
 
 1. The operator policy (9 rules) against the simple function an operator writes
-   (`benchmarks/simple.py`): SPEC 8's main figure.
+   (`benchmarks/simple.py`): the main figure.
 2. The realistic policy (20 rules) against a careful function that parses addresses
    with the engine's parser (`benchmarks/handwritten.py`), the naive design
    (`find()` per path) and rule-engine.
@@ -87,7 +87,7 @@ def run(settings: Settings, events: EventSet) -> tuple[list[Row], dict[str, Any]
 
 
 def _operator(settings: Settings, events: EventSet) -> tuple[list[Row], dict[str, Any]]:
-    """SPEC 8's figure: the operator policy against the simple hand-written function."""
+    """The main figure: the operator policy against the simple hand-written function."""
     with operator_policy() as path:
         policy = load_policy(path)
         simple = SimpleFilter(path.parent / "blocked-senders.txt")

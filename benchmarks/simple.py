@@ -1,6 +1,6 @@
 """benchmarks/policies/operator.yaml written by hand, the way operators write such a filter.
 
-The baseline SPEC 8 names: dictionary lookups, `.lower()`, `in` on sets, the
+The baseline an operator would write: dictionary lookups, `.lower()`, `in` on sets, the
 address of a header string taken with a simple `<...>` regex, `endswith` for
 domains. No address parser, no Unicode normal forms, no cache. It is what the
 engine replaces, so it is the figure the engine's speed is judged against; it is

@@ -74,7 +74,7 @@ def per_batch(contenders: dict[str, Callable[[Any], Any]], batches: Iterator[Seq
               settings: Settings) -> dict[str, list[float]]:
     """Per contender, seconds per item for each round, every sample on a batch no sample saw before.
 
-    For distinct events (SPEC 8): each pass goes once over new items, so nothing a contender
+    For distinct events (as in Lambda, where every invocation is new mail): each pass goes once over new items, so nothing a contender
     cached on an earlier pass (or another contender on this one) is found again. One unmeasured
     pass per contender first (imports, lazy compilation).
     """

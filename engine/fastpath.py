@@ -104,16 +104,42 @@ def _test(node: Test) -> Predicate:
     if node.match_all or len(node.value_checks) + len(node.set_checks) != 1:
         return node.test
     values, one = node.source.values, _one_value(node.source)
-    if node.value_checks:
-        return _positive(node.value_checks[0].pred, values, one)
-    check = node.set_checks[0]
+    check = node.value_checks[0] if node.value_checks else node.set_checks[0]
     if type(check) is CountCheck and type(node.source) is AddressSource and node.source.part.value is not None:
-        count, counts = node.source.count, check.counts      # one value per address: count addresses
-        return lambda ctx: counts(count(ctx))               # type: ignore[arg-type]
+        return _count(node.source.count, check)             # one value per address: count addresses
     if check.whole:
         whole = check.pred
         return lambda ctx: whole(values(ctx), ctx)
-    return _negation(check.pred, values, one)
+    negated = not node.value_checks
+    members = getattr(check.pred, "members", None)
+    if members is not None and type(node.source) is AddressSource:   # addresses in a set: one C call
+        return (lambda ctx: members.isdisjoint(values(ctx))) if negated else \
+            (lambda ctx: not members.isdisjoint(values(ctx)))
+    texts = getattr(check.pred, "ascii_texts", None)
+    if texts is not None and one is not None:
+        return _in_on_one(check.pred, one, *texts, negated)
+    return (_negation if negated else _positive)(check.pred, values, one)
+
+
+def _count(count: Callable[[RecordContext], int], check: CountCheck) -> Predicate:
+    """`count: {...}` on the number of addresses; one comparison (`gt: 10`) inline."""
+    compare = getattr(check.checks[0].pred, "compare", None) if len(check.checks) == 1 else None
+    if compare is None:
+        counts = check.counts
+        return lambda ctx: counts(count(ctx))
+    test, limit = compare
+    negated = check.checks[0].negated
+    return lambda ctx: test(count(ctx), limit) is not negated
+
+
+def _in_on_one(pred: Callable, one: Callable, texts: frozenset[str], fold: bool, negated: bool) -> Predicate:
+    """`in` (or `not_in`) on a field of one value: ASCII text looked up here, as `pred` would."""
+    def holds(ctx: RecordContext) -> bool:
+        value = one(ctx.ses)
+        if type(value) is str and value.isascii():
+            return ((value.lower() if fold else value) in texts) is not negated
+        return (value is not MISSING and pred(value, ctx)) is not negated
+    return holds
 
 
 def _positive(pred: Callable, values: Callable, one: Callable | None) -> Predicate:
@@ -133,7 +159,7 @@ def _positive(pred: Callable, values: Callable, one: Callable | None) -> Predica
 
 
 def _negation(pred: Callable, values: Callable, one: Callable | None) -> Predicate:
-    """No value satisfies `pred` (SPEC 3.5: a negation looks at the whole set)."""
+    """No value satisfies `pred` (a negation looks at the whole set of values)."""
     if one is not None:
         def holds_on_one(ctx: RecordContext) -> bool:
             value = one(ctx.ses)

@@ -680,3 +680,14 @@ def test_word_character_class_is_exactly_atext_plus_non_ascii_words():
                           "\u202a-\u202e\u2030-\u205e\u2060-\u2fff\u3001-\ud7ff\ue000-\ufffd]")
     negated = re.compile(addresses._WORD_CHAR)
     assert [c for c in range(0x110000) if bool(positive.match(chr(c))) != bool(negated.match(chr(c)))] == []
+
+
+_idna_ish = st.builds(lambda local, label, tld: f"{local}@{label}.{tld}", st.sampled_from(["a", "B.c", "x--y"]),
+                      st.sampled_from(["xn--", "XN--bcher-kva", "xn--bcher-kva", "a--b", "plain"]),
+                      st.sampled_from(["example", "xn--p1ai", "Com"]))
+
+
+@given(st.one_of(_addr_spec, _idna_ish, _messy, _plain_list))
+def test_counting_a_bare_address_agrees_with_reading_it(raw):
+    """Recipients are counted with is_bare, without building the address _bare would give."""
+    assert addresses.is_bare(raw) is (addresses._bare(raw) is not None)

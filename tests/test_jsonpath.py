@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from jsonpath_ng.ext import parse
 
-from engine.mail.jsonpath import MAX_DIRECT_SEGMENTS, PathError, compile_path
+from engine.mail.jsonpath import MAX_DIRECT_SEGMENTS, MISSING, PathError, compile_path
 from tests.conftest import corpus_files, need
 
 
@@ -321,3 +321,14 @@ def test_deprecated_syntax_is_reported_not_emitted() -> None:
         getter = compile_path("$.x | $.y")
     assert any("deprecated" in notice for notice in getter.warnings)
     assert compile_path("$.mail.subject").warnings == ()
+
+
+@pytest.mark.fuzz
+@given(plain_paths, json_values)
+def test_one_valued_paths_answer_their_value_or_missing(path: str, obj: Any) -> None:
+    """`one` (what the evaluation reads a verdict or the subject with) gives the getter's value without a list."""
+    getter = compile_path(path)
+    if getter.one is not None:
+        found = getter(obj)
+        assert len(found) <= 1
+        assert same([getter.one(obj)], found) if found else getter.one(obj) is MISSING

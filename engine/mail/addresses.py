@@ -182,21 +182,20 @@ def _fast_address(groups: tuple, like_fallback: bool) -> Address | None:
 
 def _bare(raw: str) -> list[Address] | None:
     """A bare ASCII ``local@domain``, as every route reads it, without their general patterns."""
-    domain = _bare_domain(raw)
-    return [_tuple_new(Address, (raw[:raw.rindex("@")], domain, "", ()))] if domain else None
-
-
-def _bare_domain(raw: str) -> str | None:
-    """The normalised domain of a bare ASCII address (None or "": not one)."""
     if _BARE_ASCII.fullmatch(raw) is None or "=?" in raw:
         return None
-    domain = raw[raw.rindex("@") + 1:]
-    return normalize_domain(domain) if len(domain) > _MAX_CACHED_DOMAIN else _normalize_domain_cached(domain)
+    at = raw.rindex("@")
+    domain = raw[at + 1:]
+    domain = normalize_domain(domain) if len(domain) > _MAX_CACHED_DOMAIN else _normalize_domain_cached(domain)
+    return [_tuple_new(Address, (raw[:at], domain, "", ()))] if domain else None
 
 
 def is_bare(raw: str) -> bool:
-    """Whether ``raw`` is one bare address (``_bare`` reads it): counted without building it."""
-    return bool(_bare_domain(raw))
+    """``_bare(raw) is not None`` without building the address (to count it): an ASCII domain
+    without an IDNA label (``xn--``) is lower-cased, never emptied, by normalisation."""
+    if _BARE_ASCII.fullmatch(raw) is None or "=?" in raw:
+        return False
+    return "--" not in raw or _bare(raw) is not None
 
 
 def _fast(raw: str) -> list[Address] | None:

@@ -185,13 +185,14 @@ class AddressSource(Source):
         self._counted_key = f"counted:{base.lower()}"       # counted by count_bare, charged already
         self._values_key = f"part:{base.lower()}.{part.name}:{int(case_sensitive)}"
         self._key = text_key(case_sensitive)
+        self._strings = strings.values
 
     def parsed(self, ctx: RecordContext) -> list[list[addresses.Address]]:
         """Per SES string, its addresses (non-strings yield none)."""
-        cached = ctx.cache.get(self._parsed_key)
+        cache = ctx.cache
+        cached = cache.get(self._parsed_key)
         if cached is None:
-            charge = self._counted_key not in ctx.cache
-            cached = ctx.cache[self._parsed_key] = ctx.parse_all(self.strings.values(ctx), charge)
+            cached = cache[self._parsed_key] = ctx.parse_all(self._strings(ctx), self._counted_key not in cache)
         return cached
 
     def values(self, ctx: RecordContext) -> list[str]:
@@ -217,8 +218,8 @@ class AddressSource(Source):
         Strings that are each one bare address (nearly every recipient) are counted, not parsed."""
         parsed = ctx.cache.get(self._parsed_key)
         if parsed is None:
-            strings = self.strings.values(ctx)
-            if ctx.count_bare(strings):
+            strings = self._strings(ctx)
+            if self._counted_key not in ctx.cache and ctx.count_bare(strings):
                 ctx.cache[self._counted_key] = True
                 return len(strings)
             parsed = self.parsed(ctx)

@@ -248,10 +248,9 @@ def _generate(segments: list[tuple[str, Any]]) -> Any:
     (a0, a1, ...), never spliced into the text.
     """
     single = all(kind in ("key", "index") for kind, _ in segments)
-    walk: list[str] = []
-    constants: dict[str, Any] = {"MISSING": MISSING, "SEQUENCE": (list, tuple)}
-    depth = 1
-    for i, (kind, arg) in enumerate(segments):
+    constants: dict[str, Any] = {"MISSING": MISSING, "SEQUENCE": (list, tuple), "NOTHING": _NOTHING}
+    walk, depth, start = _leading_keys(segments, constants)
+    for i, (kind, arg) in enumerate(segments[start:], start):
         constants[f"a{i}"] = arg
         template = _TEMPLATES[kind]
         walk += [" " * depth + line.format(i=i, o=i + 1, a=f"a{i}") for line in template]
@@ -267,6 +266,25 @@ def _generate(segments: list[tuple[str, Any]]) -> Any:
     getter = constants["getter"]
     getter.one = constants.get("one")
     return getter
+
+
+_NOTHING: dict = {}     # what a missing member of a leading run of keys reads as (never written to)
+
+
+def _leading_keys(segments: list[tuple[str, Any]], constants: dict[str, Any]) -> tuple[list[str], int, int]:
+    """The leading run of `key` segments as one chain of `dict.get` (the walk's lines, its depth,
+    and the segments it covers): a member missing along the run reads as an empty dict, so the
+    last `get` answers MISSING; a member that is no dict has no `get` (JSON values other than
+    objects have none), which is the nothing a `key` segment selects from a non-object."""
+    count = 0
+    while count < len(segments) and segments[count][0] == "key":
+        constants[f"a{count}"] = segments[count][1]
+        count += 1
+    if count == 0:
+        return [], 1, 0
+    chain = "".join(f".get(a{i}, NOTHING)" for i in range(count - 1)) + f".get(a{count - 1}, MISSING)"
+    return [" try:", f"  v{count} = v0{chain}", " except AttributeError:", f"  v{count} = MISSING",
+            f" if v{count} is not MISSING:"], 2, count
 
 
 def _fallback(expr: jp.JSONPath) -> Any:

@@ -90,7 +90,11 @@ def build_in(literals: list[str | NumberLiteral], form: ValueForm) -> ValuePred:
     """`in` (and `equals`, its one-literal case): set lookups, never scans."""
     if form.kind in ADDRESS_FORMS:
         wanted = frozenset(_address_literal(_literal_text(lit), form) for lit in literals)
-        return lambda v, ctx: v in wanted
+
+        def member(v: Any, ctx: Any) -> bool:
+            return v in wanted
+        member.members = wanted     # type: ignore[attr-defined]  # the evaluation tests a whole list at once
+        return member
     key = text_key(form.case_sensitive)
     texts = frozenset(key(_literal_text(lit)) for lit in literals)
     numbers = frozenset(lit.value for lit in literals if isinstance(lit, NumberLiteral))
@@ -105,6 +109,7 @@ def build_in(literals: list[str | NumberLiteral], form: ValueForm) -> ValuePred:
             return True
         text = as_text(v)
         return text is not None and key(text) in texts
+    pred.ascii_texts = (texts, fold)   # type: ignore[attr-defined]  # what ASCII text is looked up in, inline
     return pred
 
 
@@ -340,6 +345,7 @@ def _compare(test: Callable[[Any, Any], bool]):
         def pred(v: Any, ctx: Any) -> bool:
             number = _number_of(v)
             return number is not None and test(number, limit)
+        pred.compare = (test, limit)    # type: ignore[attr-defined]  # a count (an int) is compared directly
         return pred
     return build
 
