@@ -112,6 +112,13 @@ def test_notes_follow_the_figures():
     assert "fixed costs" in growth_note(1.2, 4)
 
 
+def test_the_naive_design_note_reads_its_bound_from_the_figures():
+    lookups = [Row("2", "getters", 10.0, "µs/event"), Row("2", "find()", 190.0, "µs/event")]
+    assert evaluation._naive_note(2.7, 90.0, lookups).startswith("at most 3.0x:")
+    assert evaluation._naive_note(4.0, 90.0, lookups) == "above the 3.0x the lookups alone explain"
+    assert evaluation._naive_note(2.7, 90.0, [Row("2", "getters", None, ""), lookups[1]]) == ""
+
+
 def test_before_figures_are_printed_beside_the_row(tmp_path):
     row = Row("1 evaluation", "engine / simple", 2.5, "x", "<= 3x", True)
     save_before([row], tmp_path / "before.json")
