@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from engine.mail.address_fallback import fallback as _fallback
 from engine.mail.mailbox import (
-    _MAX_CACHED_DOMAIN, Address, _normalize_domain_cached, in_domains, make as _make, normalize_domain,
+    Address, in_domains, make as _make, normalize_domain,
     unquote as _unquote,
 )
 
@@ -185,8 +185,9 @@ def _bare(raw: str) -> list[Address] | None:
     if _BARE_ASCII.fullmatch(raw) is None or "=?" in raw:
         return None
     at = raw.rindex("@")
-    domain = raw[at + 1:]
-    domain = normalize_domain(domain) if len(domain) > _MAX_CACHED_DOMAIN else _normalize_domain_cached(domain)
+    domain = raw[at + 1:].lower()       # an atext domain's normal form, unless a label is IDNA's
+    if "xn--" in domain:
+        domain = normalize_domain(raw[at + 1:])
     return [_tuple_new(Address, (raw[:at], domain, "", ()))] if domain else None
 
 
