@@ -74,3 +74,23 @@ def test_affixes_agree_with_the_match_form_route(value, literals, op, case_sensi
     text = operators.as_text(value)
     expected = text is not None and getattr(key(text), op.replace("_", ""))(wanted)
     assert operators.OPERATORS[op].build(literals, form)(value, None) is expected
+
+
+_LABEL = st.sampled_from(["example", "com", "a", "sub", "xn--p1ai", "co", "uk", "ex-ample", "e"])
+_DOMAIN = st.lists(_LABEL, min_size=1, max_size=5).map(".".join)
+
+
+@given(value=_DOMAIN, listed=st.lists(_DOMAIN, min_size=1, max_size=6))
+def test_a_short_domain_list_agrees_with_the_label_walk(value, listed):
+    """Up to SHORT_DOMAIN_LIST domains `in_domain` uses endswith; past it the label walk, which is the reference."""
+    wanted = frozenset(listed)
+    assert len(wanted) <= operators.SHORT_DOMAIN_LIST
+    walk = operators.addresses.in_domains(value, wanted, max(map(len, wanted)))
+    assert operators._within(wanted)(value) is walk
+
+
+def test_a_long_domain_list_walks_the_labels():
+    wanted = frozenset(f"d{k}.example" for k in range(operators.SHORT_DOMAIN_LIST + 1))
+    within = operators._within(wanted)
+    assert within("a.d3.example") and not within("d3.example.org") and not within("xd3.example")
+    assert "in_domains" in within.__code__.co_names or "in_domains" in within.__code__.co_freevars
