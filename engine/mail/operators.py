@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from engine.mail import addresses, regex
+from engine.mail.mailbox import within_domains
 from engine.mail.values import (
     ADDRESS_FORMS,
     NUMBER_RE,
@@ -238,7 +239,7 @@ def build_in_domain(literals, form: ValueForm) -> ValuePred:
             raise LiteralError(f"{_literal_text(lit)!r} is not a domain", "write example.com; subdomains are included",
                                lit)
         domains.add(addresses.normalize_domain(text))
-    within = _within(frozenset(domains))
+    within = within_domains(frozenset(domains))
     if form.kind in ADDRESS_FORMS:   # address sources hand out domains already in normal form
 
         def pred(v: Any, ctx: Any) -> bool:
@@ -250,20 +251,6 @@ def build_in_domain(literals, form: ValueForm) -> ValuePred:
         domain = _domain_of(v)
         return bool(domain) and within(domain)
     return normalised
-
-
-SHORT_DOMAIN_LIST = 16
-"""Up to this many domains, `in_domain` asks `str.endswith` of them all at once (two C calls);
-past it, it walks the value's labels with one set lookup each, whatever the list's length."""
-
-
-def _within(wanted: frozenset[str]) -> Callable[[str], bool]:
-    """Whether a domain in normal form is in `wanted` or under one of them on a label boundary."""
-    if len(wanted) <= SHORT_DOMAIN_LIST:
-        suffixes = tuple("." + domain for domain in wanted)   # a parent on a label boundary: ".parent" ends it
-        return lambda domain: domain in wanted or domain.endswith(suffixes)
-    longest, in_domains = max(map(len, wanted)), addresses.in_domains
-    return lambda domain: in_domains(domain, wanted, longest)
 
 
 def same_as_key(form: ValueForm, other: ValueForm) -> Callable[[str], str]:
