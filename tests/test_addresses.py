@@ -687,7 +687,12 @@ _idna_ish = st.builds(lambda local, label, tld: f"{local}@{label}.{tld}", st.sam
                       st.sampled_from(["example", "xn--p1ai", "Com"]))
 
 
-@given(st.one_of(_addr_spec, _idna_ish, _messy, _plain_list))
-def test_counting_a_bare_address_agrees_with_reading_it(raw):
-    """Recipients are counted with is_bare, without building the address _bare would give."""
-    assert addresses.is_bare(raw) is (addresses._bare(raw) is not None)
+@given(st.lists(st.one_of(_addr_spec, _idna_ish, _messy, _plain_list), min_size=1, max_size=4))
+def test_counting_bare_addresses_agrees_with_reading_them(strings):
+    """Recipients are counted with all_bare, one match over them all, without building what _bare gives."""
+    assert addresses.all_bare(strings) is all(addresses._bare(raw) is not None for raw in strings)
+
+
+def test_a_comma_inside_one_recipient_is_not_two_bare_addresses():
+    assert addresses.all_bare(["a@b.example", "c@d.example"])
+    assert not addresses.all_bare(["a@b.example,c@d.example"])

@@ -71,9 +71,10 @@ class RecordContext:
         """Whether every string is one bare address, which every route of `parse_all` reads alike:
         then their number is their count of addresses, and they are charged to the budget as
         `parse_all` would charge them (True); otherwise nothing is charged (False)."""
-        is_bare = addresses.is_bare
-        for raw in strings:
-            if type(raw) is not str or not is_bare(raw):
+        try:
+            if not strings or not addresses.all_bare(strings):
                 return False
+        except TypeError:           # a value that is no string: joining them refuses it
+            return False
         self._address_chars += sum(map(len, strings))
         return True
