@@ -371,9 +371,10 @@ def parse_addresses(raw: str, *, fallback: bool = False) -> list[Address]:
     """
     if not isinstance(raw, str) or "@" not in raw:
         return []                # every route needs an "@" for an address: "" costs 17 µs in the stdlib
-    bare = _bare(raw)            # every route reads a bare address alike (property-tested)
-    if bare is not None:
-        return bare
+    if "<" not in raw:           # an angle address is never bare: no match to try
+        bare = _bare(raw)        # every route reads a bare address alike (property-tested)
+        if bare is not None:
+            return bare
     if fallback or len(raw) > MAX_REFERENCE_LENGTH:
         fast = _fast_like_fallback(raw)
         return fast if fast is not None else _fallback(raw)
