@@ -19,7 +19,7 @@ from typing import Any, Callable
 from engine.mail import addresses
 from engine.mail.context import RecordContext
 from engine.mail.jsonpath import compile_path
-from engine.mail.values import ValueForm, text_key
+from engine.mail.values import ValueForm, match_form, text_key
 
 VERDICTS = ("PASS", "FAIL", "GRAY", "PROCESSING_FAILED", "DISABLED")
 DMARC_POLICIES = ("none", "quarantine", "reject")
@@ -103,12 +103,19 @@ def _one_value(value: Callable[[addresses.Address, Callable[[str], str]], str]) 
     return lambda a, cs: [value(a, text_key(cs))]
 
 
-_ADDRESS: Callable[[addresses.Address, Callable[[str], str]], str] = lambda a, key: f"{key(a.local)}@{a.domain}"
+def _address(a: addresses.Address, key: Callable[[str], str]) -> str:
+    """local@domain, the local part in the test's match form: an ASCII one is itself or lower-cased."""
+    local = a.local
+    if local.isascii():
+        return f"{local.lower() if key is match_form else local}@{a.domain}"
+    return f"{key(local)}@{a.domain}"
+
+
 _LOCAL: Callable[[addresses.Address, Callable[[str], str]], str] = lambda a, key: key(a.local)
 _DOMAIN: Callable[[addresses.Address, Callable[[str], str]], str] = lambda a, key: a.domain
 _USER: Callable[[addresses.Address, Callable[[str], str]], str] = lambda a, key: key(a.local).split("+", 1)[0]
 PARTS: dict[str, PartSpec] = {p.name: p for p in (
-    PartSpec("address", "local@domain (the default)", "address", _one_value(_ADDRESS), _ADDRESS),
+    PartSpec("address", "local@domain (the default)", "address", _one_value(_address), _address),
     PartSpec("local", "the local part", "local", _one_value(_LOCAL), _LOCAL),
     PartSpec("domain", "the domain, IDNA normal form", "domain", _one_value(_DOMAIN), _DOMAIN),
     PartSpec("user", "user of user+detail@domain", "local", _one_value(_USER), _USER),
