@@ -103,7 +103,7 @@ def _one_value(value: Callable[[addresses.Address, Callable[[str], str]], str]) 
     return lambda a, cs: [value(a, text_key(cs))]
 
 
-def _address(a: addresses.Address, key: Callable[[str], str]) -> str:
+def _address_value(a: addresses.Address, key: Callable[[str], str]) -> str:
     """local@domain, the local part in the test's match form: an ASCII one is itself or lower-cased."""
     local = a.local
     if local.isascii():
@@ -115,7 +115,7 @@ _LOCAL: Callable[[addresses.Address, Callable[[str], str]], str] = lambda a, key
 _DOMAIN: Callable[[addresses.Address, Callable[[str], str]], str] = lambda a, key: a.domain
 _USER: Callable[[addresses.Address, Callable[[str], str]], str] = lambda a, key: key(a.local).split("+", 1)[0]
 PARTS: dict[str, PartSpec] = {p.name: p for p in (
-    PartSpec("address", "local@domain (the default)", "address", _one_value(_address), _address),
+    PartSpec("address", "local@domain (the default)", "address", _one_value(_address_value), _address_value),
     PartSpec("local", "the local part", "local", _one_value(_LOCAL), _LOCAL),
     PartSpec("domain", "the domain, IDNA normal form", "domain", _one_value(_DOMAIN), _DOMAIN),
     PartSpec("user", "user of user+detail@domain", "local", _one_value(_USER), _USER),
