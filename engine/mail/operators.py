@@ -120,12 +120,10 @@ def _wanted(literals: list[str | NumberLiteral], form: ValueForm) -> tuple[Calla
 
 
 def build_contains(literals, form: ValueForm) -> ValuePred:
+    """One pass over the value's match form whatever the number of strings (one RE2 program)."""
     key, wanted = _wanted(literals, form)
-
-    def test(text: str) -> bool:
-        text = key(text)
-        return any(s in text for s in wanted)
-    return _on_text(test)
+    found = regex.literal_search(wanted)
+    return _on_text(lambda text: found(key(text)))
 
 
 def build_starts_with(literals, form: ValueForm) -> ValuePred:
