@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import assume, given, strategies as st
@@ -197,6 +199,10 @@ HOSTILE = {
     "nested comments": lambda n: "(" * (n // 2) + "a@b" + ")" * (n // 2),
     "unclosed quotes and comments": lambda n: '("' * (n // 4) + "a@b",
     "angle brackets": lambda n: "<" * (n // 2) + "a@b" + ">" * (n // 2),
+    # aimed at the plain-piece reader: quoted commas, comments, a piece that fails at its end
+    "plain pieces with comments": lambda n: ", ".join(f'"N, {i}" (c) <a{i}@b> (d)' for i in range(n // 27)),
+    "quoted commas, unclosed": lambda n: '"a", ' * (n // 10) + '"' + "a@b," * (n // 8),
+    "pieces failing at the comma": lambda n: '"a" (x) <a@b> \\' * (n // 17) + ",",
 }
 
 
@@ -211,25 +217,34 @@ class Counting:
         self.calls += 1
         return self.program.finditer(data)
 
+    def match(self, text, pos):       # the plain-piece reader's `re` pattern: tries, and text it read
+        match = self.program.match(text, pos)
+        self.calls += 1
+        self.searched += 0 if match is None else match.end() - pos
+        return match
+
 
 @pytest.fixture
 def counted(monkeypatch):
     bare = Counting(address_fallback._BARE_ADDRESS)
     names = Counting(mailbox._NAME_ADDRESS)
+    pieces = Counting(address_fallback._PLAIN_PIECE)
     made = []
     real_make = address_fallback.make
     monkeypatch.setattr(address_fallback, "_BARE_ADDRESS", bare)
+    monkeypatch.setattr(address_fallback, "_PLAIN_PIECE", pieces)
     monkeypatch.setattr(mailbox, "_NAME_ADDRESS", names)
     monkeypatch.setattr(address_fallback, "make", lambda *a: made.append(a) or real_make(*a))
     mailbox._name_addresses_cached.cache_clear()
 
     def work(raw: str) -> dict[str, int]:
-        bare.searched = names.searched = bare.calls = names.calls = 0
+        bare.searched = names.searched = bare.calls = names.calls = pieces.calls = pieces.searched = 0
         made.clear()
         found = parse_addresses(raw)
         return {"addresses": len(found), "name addresses": sum(len(a.name_addresses) for a in found),
                 "searched": bare.searched + names.searched, "searches": bare.calls + names.calls,
-                "made": len(made), "at signs": raw.count("@")}
+                "made": len(made), "at signs": raw.count("@"), "piece tries": pieces.calls,
+                "piece text": pieces.searched, "piece ends": sum(map(raw.count, ',">'))}
     return work
 
 
@@ -249,7 +264,8 @@ def test_work_grows_linearly(counted, name):
     small, large = counted(HOSTILE[name](30_000)), counted(HOSTILE[name](60_000))
     assert large["searched"] <= 3 * large_size
     assert large["searches"] <= large["at signs"] + 2
-    for key in ("searched", "searches", "made"):     # per byte of input, the larger costs no more
+    assert large["piece tries"] <= large["piece ends"] + 2 and large["piece text"] <= large_size
+    for key in ("searched", "searches", "made", "piece tries"):     # per byte of input, the larger costs no more
         assert large[key] / large_size <= 1.05 * small[key] / small_size + 1e-4, key
 
 
@@ -346,3 +362,29 @@ def test_fallback_finds_what_the_stdlib_finds_on_strings_it_parses_without_defec
     assume(header is not None and not header.defects)
     reference = addresses._reference(raw)
     assert [a.address for a in addresses._fallback(raw)] == [a.address for a in reference]
+
+
+# --------------------------------------------------------------------------- plain pieces in one match
+
+NO_PIECE = re.compile(r"(?!)")     # matches nothing: every piece goes through the character scan
+_PIECE_TEXT = st.lists(st.sampled_from(['"', "(", ")", "\\", ",", "<", ">", "@", ".", " ", "a", "b", "x@y.z",
+                                        "=?utf-8?q?a=40b?=", "Name", "\u00e9"]), max_size=24).map("".join)
+
+
+@given(st.lists(_PIECE_TEXT, max_size=4).map(", ".join))
+def test_reading_plain_pieces_whole_gives_what_the_character_scan_gives(raw):
+    """The plain-piece shortcut hands the reader exactly the items the scan would (items, names, order)."""
+    whole = address_fallback.fallback(raw)
+    with mock.patch.object(address_fallback, "_PLAIN_PIECE", NO_PIECE):
+        assert address_fallback.fallback(raw) == whole
+
+
+@pytest.mark.parametrize("raw", [
+    '"Smith, J (x)" (team, a) <js@x.example> (c), b@y.example',
+    'ceo@corp.example (c) <attacker@evil.example>, "Q"@x.example <r@y.example>, ',
+    '<a(c)@b.example>, N <c @ d . example> after, (x) "q" (y) <e@f.example> z,',
+])
+def test_plain_pieces_read_like_the_character_scan(monkeypatch, raw):
+    whole = address_fallback.fallback(raw)
+    monkeypatch.setattr(address_fallback, "_PLAIN_PIECE", NO_PIECE)
+    assert address_fallback.fallback(raw) == whole and whole
