@@ -383,6 +383,7 @@ def test_reading_plain_pieces_whole_gives_what_the_character_scan_gives(raw):
     '"Smith, J (x)" (team, a) <js@x.example> (c), b@y.example',
     'ceo@corp.example (c) <attacker@evil.example>, "Q"@x.example <r@y.example>, ',
     '<a(c)@b.example>, N <c @ d . example> after, (x) "q" (y) <e@f.example> z,',
+    'x@y.example, N <c@d.example>, e@f.example, "Q" <g@h.example>,',     # bare addresses keep their place
 ])
 def test_plain_pieces_read_like_the_character_scan(monkeypatch, raw):
     whole = address_fallback.fallback(raw)

@@ -85,6 +85,31 @@ class _Reader:
         if kind == PLAIN and text:
             self.name.append(_tidy(text))
 
+    def plain_piece(self, before: str, quoted: str | None, between: str | None, angle: str, after: str) -> None:
+        """A whole plain piece, `before "quoted" between <angle> after,` (comments removed): its items
+        one by one, or, for the usual piece (a new one, an angle address, no quoted local part), its
+        address at once, named as those items would name it."""
+        found = _angle_address(angle)
+        if found is None or self.pending is not None or self.quoted is not None or self.name or self.texts \
+                or (quoted is not None and between.lstrip(" \t").startswith("@")):
+            self.add(PLAIN, before)
+            if quoted is not None:
+                self.add(QUOTED, quoted)
+                self.add(PLAIN, between)
+            self.add(ANGLE, angle)
+            self.add(PLAIN, after)
+            self.end_piece()
+            return
+        name = [_tidy(before)] if before else []
+        if quoted is not None:
+            name.append(quoted)
+            if between:
+                name.append(_tidy(between))
+        if after:
+            name.append(_tidy(after))
+        self.flush_bare()
+        self.emit(*found, _display_name(name))
+
     def end_piece(self) -> None:
         if self.quoted is not None:
             self.name.append(self.quoted)
@@ -232,17 +257,10 @@ def _plain_pieces(scan: _Scan, pos: int) -> int:
     escapes, and comments not nested (replaced by a space, as the scan does). Each match stops
     at the first special character that does not fit, so no text is matched more than twice.
     """
-    add, text = scan.reader.add, scan.text
+    reader, text = scan.reader, scan.text
     while (piece := _PLAIN_PIECE.match(text, pos)) is not None:
         before, quoted, between, angle, after = piece.groups()
-        before, between, angle, after = map(_uncomment, (before, between, angle, after))
-        add(PLAIN, before)
-        if quoted is not None:
-            add(QUOTED, quoted)
-            add(PLAIN, between)
-        add(ANGLE, angle)
-        add(PLAIN, after)
-        scan.reader.end_piece()
+        reader.plain_piece(_uncomment(before), quoted, _uncomment(between), _uncomment(angle), _uncomment(after))
         pos = scan.start = piece.end()
     return pos
 
