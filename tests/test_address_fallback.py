@@ -207,10 +207,11 @@ HOSTILE = {
 
 
 class Counting:
-    """An RE2 program that counts the bytes it is asked to search."""
+    """A pattern (RE2 or `re`) that counts the text it is asked to search."""
 
     def __init__(self, program):
         self.program, self.searched, self.calls = program, 0, 0
+        self.pattern = program.pattern
 
     def finditer(self, data):
         self.searched += len(data)
