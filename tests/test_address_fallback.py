@@ -1,7 +1,9 @@
 """engine.mail.address_fallback: what the linear fallback reads, and that it stays linear (SPEC 3.4, issue 10 items 1, 2, 5)."""
 from __future__ import annotations
 
+import collections
 import copy
+import functools
 import json
 import re
 import subprocess
@@ -268,6 +270,52 @@ def test_work_grows_linearly(counted, name):
     assert large["piece tries"] <= large["piece ends"] + 2 and large["piece text"] <= large_size
     for key in ("searched", "searches", "made", "piece tries"):     # per byte of input, the larger costs no more
         assert large[key] / large_size <= 1.05 * small[key] / small_size + 1e-4, key
+
+
+@pytest.fixture
+def routed(monkeypatch):
+    """parse_addresses' routes, wrapped to count the characters each is handed."""
+    handed: collections.Counter[str] = collections.Counter()
+    for route in ("_bare", "_plain_mailboxes", "_fast_like_fallback", "_reference", "_fallback"):
+        real = getattr(addresses, route)
+        monkeypatch.setattr(addresses, route, functools.partial(_counted, handed, route, real))
+    return handed
+
+
+def _counted(handed, route, real, raw):
+    handed[route] += len(raw)
+    handed[route + " calls"] += 1
+    return real(raw)
+
+
+def _recipients_work(routed, count: int) -> dict[str, int]:
+    """Parse a record of `count` recipients of assorted forms; the characters each route was handed."""
+    from engine.mail.context import RecordContext
+    from engine.mail.fields import resolve
+
+    forms = ("r{k}@corp.example", "<r{k}@corp.example>", '"R {k}" (desk) <r{k}@corp.example>', "r{k} @ corp.example")
+    recipients = [forms[k % 4].format(k=k) for k in range(count)]
+    routed.clear()
+    values = resolve("recipients", False).values(RecordContext({"receipt": {"recipients": recipients}, "mail": {}}))
+    assert values == [f"r{k}@corp.example" for k in range(count)]
+    return {**routed, "input": sum(map(len, recipients))}
+
+
+def test_past_the_record_budget_each_string_is_read_once_by_a_linear_route(routed):
+    """Past 16 KB of address text a record's strings take the linear routes, each read once: every
+    further 2,000 recipients hand each route the same text again (counts, not timings), so nothing
+    is read again once the budget is spent."""
+    from engine.mail.context import ADDRESS_BUDGET
+
+    small, middle, large = (_recipients_work(routed, n) for n in (2_000, 4_000, 6_000))
+    assert small["input"] > 2 * ADDRESS_BUDGET
+    # the stdlib parser reads only strings within the budget (the commented form), never past it
+    assert large["_reference"] == small["_reference"] <= ADDRESS_BUDGET
+    assert large["_fallback calls"] > small["_fallback calls"] > 0
+    routes = [key for key in large if not key.endswith("calls") and key != "input"]
+    assert sum(large[key] for key in routes) <= 4 * large["input"]
+    for key in routes:
+        assert large[key] - middle[key] <= 1.05 * (middle[key] - small[key]) + 100, key
 
 
 def test_the_red_team_8kb_header_yields_800_addresses_not_640000():
