@@ -1,17 +1,17 @@
 """Benchmark 10: how per-event cost grows with the record (headers, recipients, header length).
 
-SPEC 3.4 wants evaluation linear in the record's size. Each series times one policy
-on generated events at a small and a large size, every sample on distinct events
+Evaluation must be linear in the record's size (docs/performance.md, "Scaling"). Each series
+times one policy on generated events at a small and a large size, every sample on distinct events
 (the size's addresses numbered per copy); the growth is the per-round ratio of the
 two, against the ratio of the sizes (linear), and the per-item cost shows what one
 more header, recipient or mailbox costs.
 
 * headers: an event with N `X-Filler-k` headers besides its own, a policy testing
   two header names (the header index is built once per record);
-* recipients: N envelope recipients `user<k>@corp.example`; past 16 KB of address
-  text in a record (SPEC 3.4's budget) parsing switches to the linear fallback;
+* recipients: N envelope recipients `user<k>@corp.example`; past 16 KB of address text
+  in a record (its budget, docs/policy-language.md) parsing takes the linear routes;
 * header length: one From header of N mailboxes `"Name k" <user.k@example.com>`;
-  past 1,000 characters a string skips the reference parser (SPEC 3.4);
+  past 1,000 characters a string skips the reference parser;
 * linear fallback: the same with a comment in each mailbox (`"Name k" (team k) <...>`), a
   form the fast path declines: past 1,000 characters the linear fallback reads it.
 """
