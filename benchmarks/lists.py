@@ -2,8 +2,8 @@
 
 One-rule policies whose list is a `{file: ...}` list, small and large, evaluated over
 distinct events: `in` (a set lookup), `in_domain` (a set lookup per label), `contains`
-(one automaton over the text, whatever the number of strings) and `glob` (one RE2
-program for the whole list).
+and `starts_with` (one automaton over the text, whatever the number of strings) and
+`glob` (one RE2 program for the whole list).
 """
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ CASES: tuple[tuple[str, str, tuple[int, ...], Callable[[int], str]], ...] = (
     ("in", "sender", (10, 200_000), lambda i: f"user{i}@list{i % 997}.example"),
     ("in_domain", "from.domain", (10, 100_000), lambda i: f"d{i}.blocked{i % 991}.example"),
     ("contains", "subject", (10, 100, 1_000), _word),
+    ("starts_with", "subject", (10, 1_000), _word),
     ("glob", "from.address", (10, 100, 1_000), lambda i: f"*@*.{_word(i)}.example"),
 )
 QUICK_SIZES = (10, 100)

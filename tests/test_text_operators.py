@@ -1,4 +1,5 @@
-"""`contains` over a list: one RE2 program gives exactly what the per-string scan gave (issue 15 item 4)."""
+"""`contains`, `starts_with`, `ends_with` over a list: one RE2 program gives exactly what the per-string
+scan gave (issue 15 item 4)."""
 from __future__ import annotations
 
 from unittest import mock
@@ -7,7 +8,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from engine.mail import regex
-from engine.mail.operators import build_contains
+from engine.mail.operators import build_contains, build_ends_with, build_starts_with
 from engine.mail.values import NumberLiteral, ValueForm, text_key
 
 # Letters that fold, compose or vanish in the match form, a surrogate, and plain ASCII.
@@ -15,22 +16,28 @@ ALPHABET = st.sampled_from(list("abcAB ß\u00df\u1e9eＡｂ\u200b\u00ad\u0301e\u
 TEXT = st.lists(ALPHABET, max_size=12).map("".join)
 
 
-def _scan(literals: list, case_sensitive: bool):
-    """The route before: every listed string searched for in the value's match form."""
-    key = text_key(case_sensitive)
+# Each operator beside the test it made of every listed string before.
+OPERATORS = {"contains": (build_contains, lambda text, word: word in text),
+             "starts_with": (build_starts_with, str.startswith),
+             "ends_with": (build_ends_with, str.endswith)}
+
+
+def _scan(operator: str, literals: list, case_sensitive: bool):
+    """The route before: every listed string tested against the value's match form."""
+    key, test = text_key(case_sensitive), OPERATORS[operator][1]
     wanted = [key(lit.text if isinstance(lit, NumberLiteral) else lit) for lit in literals]
-    return lambda text: any(word in key(text) for word in wanted)
+    return lambda text: any(test(key(text), word) for word in wanted)
 
 
-@given(literals=st.lists(TEXT, min_size=1, max_size=12), values=st.lists(TEXT, max_size=8),
-       case_sensitive=st.booleans(), one_program=st.booleans())
-def test_contains_over_a_list_agrees_with_the_per_string_scan(literals, values, case_sensitive, one_program):
+@given(operator=st.sampled_from(sorted(OPERATORS)), literals=st.lists(TEXT, min_size=1, max_size=12),
+       values=st.lists(TEXT, max_size=8), case_sensitive=st.booleans(), one_program=st.booleans())
+def test_a_list_agrees_with_the_per_string_scan(operator, literals, values, case_sensitive, one_program):
     if one_program:      # past the few strings scanned one by one: the RE2 route
         literals = literals + ["\x01"] * regex.SCAN_AT_MOST
-    pred = build_contains(literals, ValueForm("text", case_sensitive, "subject", "subject"))
-    scan = _scan(literals, case_sensitive)
+    pred = OPERATORS[operator][0](literals, ValueForm("text", case_sensitive, "subject", "subject"))
+    scan = _scan(operator, literals, case_sensitive)
     for value in values:
-        assert pred(value, None) is scan(value), (literals, value, case_sensitive)
+        assert pred(value, None) is scan(value), (operator, literals, value, case_sensitive)
 
 
 @pytest.mark.parametrize("count", [1, regex.SCAN_AT_MOST, regex.SCAN_AT_MOST + 1, 300])
@@ -85,3 +92,13 @@ def test_strings_are_literal_code_points_on_the_one_program_route(literal, value
     """Regex syntax is escaped; a lone surrogate (JSON "\\ud800") is itself, not a replacement mark."""
     literals = [literal, *(f"w{i}" for i in range(regex.SCAN_AT_MOST))]
     assert build_contains(literals, ValueForm("text", True, "s", "s"))(value, None) is hit
+
+
+@pytest.mark.parametrize(("operator", "value", "hit"), [
+    ("starts_with", "Invoice 42", True), ("starts_with", "re: invoice", False),
+    ("ends_with", "your ＩＮＶＯＩＣＥ", True), ("ends_with", "invoice.", False),
+    ("starts_with", "x" * 100_000, False), ("ends_with", "x" * 100_000 + "invoice", True),
+])
+def test_starts_and_ends_with_over_a_list_are_anchored(operator, value, hit):
+    literals = ["invoice", *(f"zq{i:05d}xk" for i in range(1_000))]
+    assert OPERATORS[operator][0](literals, ValueForm("text", False, "s", "s"))(value, None) is hit

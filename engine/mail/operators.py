@@ -119,21 +119,19 @@ def _wanted(literals: list[str | NumberLiteral], form: ValueForm) -> tuple[Calla
     return key, tuple(key(_literal_text(lit)) for lit in literals)
 
 
-def build_contains(literals, form: ValueForm) -> ValuePred:
-    """One pass over the value's match form whatever the number of strings (one RE2 program)."""
-    key, wanted = _wanted(literals, form)
-    found = regex.literal_search(wanted)
-    return _on_text(lambda text: found(key(text)))
+def _literal_pred(where: str) -> Callable[[Any, ValueForm], ValuePred]:
+    """`contains` / `starts_with` / `ends_with`: one pass over the value's match form whatever
+    the number of strings (one RE2 program past a few)."""
+    def build(literals, form: ValueForm) -> ValuePred:
+        key, wanted = _wanted(literals, form)
+        found = regex.literal_search(wanted, where)
+        return _on_text(lambda text: found(key(text)))
+    return build
 
 
-def build_starts_with(literals, form: ValueForm) -> ValuePred:
-    key, wanted = _wanted(literals, form)
-    return _on_text(lambda t: key(t).startswith(wanted))
-
-
-def build_ends_with(literals, form: ValueForm) -> ValuePred:
-    key, wanted = _wanted(literals, form)
-    return _on_text(lambda t: key(t).endswith(wanted))
+build_contains = _literal_pred("in")
+build_starts_with = _literal_pred("start")
+build_ends_with = _literal_pred("end")
 
 
 def _regex_pred(program, key: Callable[[str], str], method: str) -> ValuePred:
