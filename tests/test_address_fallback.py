@@ -1,11 +1,15 @@
 """engine.mail.address_fallback: what the linear fallback reads, and that it stays linear (SPEC 3.4, issue 10 items 1, 2, 5)."""
 from __future__ import annotations
 
+import collections
 import copy
+import functools
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import assume, given, strategies as st
@@ -197,39 +201,53 @@ HOSTILE = {
     "nested comments": lambda n: "(" * (n // 2) + "a@b" + ")" * (n // 2),
     "unclosed quotes and comments": lambda n: '("' * (n // 4) + "a@b",
     "angle brackets": lambda n: "<" * (n // 2) + "a@b" + ">" * (n // 2),
+    # aimed at the plain-piece reader: quoted commas, comments, a piece that fails at its end
+    "plain pieces with comments": lambda n: ", ".join(f'"N, {i}" (c) <a{i}@b> (d)' for i in range(n // 27)),
+    "quoted commas, unclosed": lambda n: '"a", ' * (n // 10) + '"' + "a@b," * (n // 8),
+    "pieces failing at the comma": lambda n: '"a" (x) <a@b> \\' * (n // 17) + ",",
 }
 
 
 class Counting:
-    """An RE2 program that counts the bytes it is asked to search."""
+    """A pattern (RE2 or `re`) that counts the text it is asked to search."""
 
     def __init__(self, program):
         self.program, self.searched, self.calls = program, 0, 0
+        self.pattern = program.pattern
 
     def finditer(self, data):
         self.searched += len(data)
         self.calls += 1
         return self.program.finditer(data)
 
+    def match(self, text, pos):       # the plain-piece reader's `re` pattern: tries, and text it read
+        match = self.program.match(text, pos)
+        self.calls += 1
+        self.searched += 0 if match is None else match.end() - pos
+        return match
+
 
 @pytest.fixture
 def counted(monkeypatch):
     bare = Counting(address_fallback._BARE_ADDRESS)
     names = Counting(mailbox._NAME_ADDRESS)
+    pieces = Counting(address_fallback._PLAIN_PIECE)
     made = []
     real_make = address_fallback.make
     monkeypatch.setattr(address_fallback, "_BARE_ADDRESS", bare)
+    monkeypatch.setattr(address_fallback, "_PLAIN_PIECE", pieces)
     monkeypatch.setattr(mailbox, "_NAME_ADDRESS", names)
     monkeypatch.setattr(address_fallback, "make", lambda *a: made.append(a) or real_make(*a))
     mailbox._name_addresses_cached.cache_clear()
 
     def work(raw: str) -> dict[str, int]:
-        bare.searched = names.searched = bare.calls = names.calls = 0
+        bare.searched = names.searched = bare.calls = names.calls = pieces.calls = pieces.searched = 0
         made.clear()
         found = parse_addresses(raw)
         return {"addresses": len(found), "name addresses": sum(len(a.name_addresses) for a in found),
                 "searched": bare.searched + names.searched, "searches": bare.calls + names.calls,
-                "made": len(made), "at signs": raw.count("@")}
+                "made": len(made), "at signs": raw.count("@"), "piece tries": pieces.calls,
+                "piece text": pieces.searched, "piece ends": sum(map(raw.count, ',">'))}
     return work
 
 
@@ -249,8 +267,55 @@ def test_work_grows_linearly(counted, name):
     small, large = counted(HOSTILE[name](30_000)), counted(HOSTILE[name](60_000))
     assert large["searched"] <= 3 * large_size
     assert large["searches"] <= large["at signs"] + 2
-    for key in ("searched", "searches", "made"):     # per byte of input, the larger costs no more
+    assert large["piece tries"] <= large["piece ends"] + 2 and large["piece text"] <= large_size
+    for key in ("searched", "searches", "made", "piece tries"):     # per byte of input, the larger costs no more
         assert large[key] / large_size <= 1.05 * small[key] / small_size + 1e-4, key
+
+
+@pytest.fixture
+def routed(monkeypatch):
+    """parse_addresses' routes, wrapped to count the characters each is handed."""
+    handed: collections.Counter[str] = collections.Counter()
+    for route in ("_bare", "_plain_mailboxes", "_fast_like_fallback", "_reference", "_fallback"):
+        real = getattr(addresses, route)
+        monkeypatch.setattr(addresses, route, functools.partial(_counted, handed, route, real))
+    return handed
+
+
+def _counted(handed, route, real, raw):
+    handed[route] += len(raw)
+    handed[route + " calls"] += 1
+    return real(raw)
+
+
+def _recipients_work(routed, count: int) -> dict[str, int]:
+    """Parse a record of `count` recipients of assorted forms; the characters each route was handed."""
+    from engine.mail.context import RecordContext
+    from engine.mail.fields import resolve
+
+    forms = ("r{k}@corp.example", "<r{k}@corp.example>", '"R {k}" (desk) <r{k}@corp.example>', "r{k} @ corp.example")
+    recipients = [forms[k % 4].format(k=k) for k in range(count)]
+    routed.clear()
+    values = resolve("recipients", False).values(RecordContext({"receipt": {"recipients": recipients}, "mail": {}}))
+    assert values == [f"r{k}@corp.example" for k in range(count)]
+    return {**routed, "input": sum(map(len, recipients))}
+
+
+def test_past_the_record_budget_each_string_is_read_once_by_a_linear_route(routed):
+    """Past 16 KB of address text a record's strings take the linear routes, each read once: every
+    further 2,000 recipients hand each route the same text again (counts, not timings), so nothing
+    is read again once the budget is spent."""
+    from engine.mail.context import ADDRESS_BUDGET
+
+    small, middle, large = (_recipients_work(routed, n) for n in (2_000, 4_000, 6_000))
+    assert small["input"] > 2 * ADDRESS_BUDGET
+    # the stdlib parser reads only strings within the budget (the commented form), never past it
+    assert large["_reference"] == small["_reference"] <= ADDRESS_BUDGET
+    assert large["_fallback calls"] > small["_fallback calls"] > 0
+    routes = [key for key in large if not key.endswith("calls") and key != "input"]
+    assert sum(large[key] for key in routes) <= 4 * large["input"]
+    for key in routes:
+        assert large[key] - middle[key] <= 1.05 * (middle[key] - small[key]) + 100, key
 
 
 def test_the_red_team_8kb_header_yields_800_addresses_not_640000():
@@ -346,3 +411,30 @@ def test_fallback_finds_what_the_stdlib_finds_on_strings_it_parses_without_defec
     assume(header is not None and not header.defects)
     reference = addresses._reference(raw)
     assert [a.address for a in addresses._fallback(raw)] == [a.address for a in reference]
+
+
+# --------------------------------------------------------------------------- plain pieces in one match
+
+NO_PIECE = re.compile(r"(?!)")     # matches nothing: every piece goes through the character scan
+_PIECE_TEXT = st.lists(st.sampled_from(['"', "(", ")", "\\", ",", "<", ">", "@", ".", " ", "a", "b", "x@y.z",
+                                        "=?utf-8?q?a=40b?=", "Name", "\u00e9"]), max_size=24).map("".join)
+
+
+@given(st.lists(_PIECE_TEXT, max_size=4).map(", ".join))
+def test_reading_plain_pieces_whole_gives_what_the_character_scan_gives(raw):
+    """The plain-piece shortcut hands the reader exactly the items the scan would (items, names, order)."""
+    whole = address_fallback.fallback(raw)
+    with mock.patch.object(address_fallback, "_PLAIN_PIECE", NO_PIECE):
+        assert address_fallback.fallback(raw) == whole
+
+
+@pytest.mark.parametrize("raw", [
+    '"Smith, J (x)" (team, a) <js@x.example> (c), b@y.example',
+    'ceo@corp.example (c) <attacker@evil.example>, "Q"@x.example <r@y.example>, ',
+    '<a(c)@b.example>, N <c @ d . example> after, (x) "q" (y) <e@f.example> z,',
+    'x@y.example, N <c@d.example>, e@f.example, "Q" <g@h.example>,',     # bare addresses keep their place
+])
+def test_plain_pieces_read_like_the_character_scan(monkeypatch, raw):
+    whole = address_fallback.fallback(raw)
+    monkeypatch.setattr(address_fallback, "_PLAIN_PIECE", NO_PIECE)
+    assert address_fallback.fallback(raw) == whole and whole

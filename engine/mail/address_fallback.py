@@ -13,6 +13,9 @@ One left-to-right scan over the special characters (``"`` ``(`` ``)`` ``\\`` ``,
   added to that one's name. A piece without an angle address takes its bare tokens as
   addresses. White space around ``@`` and ``.`` in an address is removed.
 
+Plain pieces (``"Name" (comment) <a@b>,``: one quoted string, comments not nested, no
+escapes) are read in one match each, handing the reader what the character scan would.
+
 An unclosed quote or comment is not a quote or comment: the scan goes back to it once and
 reads on with that kind of bracket switched off, so padding cannot hide what follows it.
 Quoted text is display-name text; a quoted string followed by ``@`` is a quoted local part.
@@ -39,6 +42,10 @@ _LOCAL_WORD = rb'(?:"(?:[^"\\]|\\.)*"|' + TOKEN_CHARS + rb"+)"
 _BARE_ADDRESS = re2.compile(
     _LOCAL_WORD + rb"(?:" + _WSP + rb"\." + _WSP + _LOCAL_WORD + rb")*" + _WSP + rb"@" + _WSP
     + rb"(?:\[[^\[\]\\\s]*\]|" + TOKEN_CHARS + rb"+(?:" + _WSP + rb"\." + _WSP + TOKEN_CHARS + rb"+)*)")
+# Text outside quotes and angle brackets: no special character but closed, unnested comments.
+_PLAIN_PART = r'(?:[^\\"(),<>]++|\([^\\()]*+\))*+'
+_PLAIN_PIECE = re.compile(rf'({_PLAIN_PART})(?:"([^"\\]*+)"({_PLAIN_PART}))?+<({_PLAIN_PART})>({_PLAIN_PART}),')
+_COMMENT = re.compile(r"\([^\\()]*+\)")
 _SPACE_BY_ADDRESS = re.compile(r"[ \t][@.]|[@.][ \t]")
 _SPACE_OR_QUOTE = re.compile(r'[\s"]')
 
@@ -77,6 +84,31 @@ class _Reader:
             self.texts.append(text)
         if kind == PLAIN and text:
             self.name.append(_tidy(text))
+
+    def plain_piece(self, before: str, quoted: str | None, between: str | None, angle: str, after: str) -> None:
+        """A whole plain piece, `before "quoted" between <angle> after,` (comments removed): its items
+        one by one, or, for the usual piece (a new one, an angle address, no quoted local part), its
+        address at once, named as those items would name it."""
+        found = _angle_address(angle)
+        if found is None or self.pending is not None or self.quoted is not None or self.name or self.texts \
+                or (quoted is not None and between.lstrip(" \t").startswith("@")):
+            self.add(PLAIN, before)
+            if quoted is not None:
+                self.add(QUOTED, quoted)
+                self.add(PLAIN, between)
+            self.add(ANGLE, angle)
+            self.add(PLAIN, after)
+            self.end_piece()
+            return
+        name = [_tidy(before)] if before else []
+        if quoted is not None:
+            name.append(quoted)
+            if between:
+                name.append(_tidy(between))
+        if after:
+            name.append(_tidy(after))
+        self.flush_bare()
+        self.emit(*found, _display_name(name))
 
     def end_piece(self) -> None:
         if self.quoted is not None:
@@ -175,10 +207,15 @@ def _read(text: str) -> list[Address]:
 
 def _scan_from(scan: _Scan, pos: int, quotes: bool, comments: bool) -> int | None:
     """Scan on from `pos`; the position of an unclosed quote or comment, or None at the end."""
-    text = scan.text
+    text, search, plain = scan.text, _SPECIALS.search, quotes and comments
     opened, depth, escaped_until = -1, 0, -1     # an open quote (depth -1) or comment (depth > 0)
-    for match in _SPECIALS.finditer(text, pos):
-        i, char = match.start(), match.group()
+    while True:
+        if plain and not depth and scan.start == pos and not scan.run:    # at rest: whole pieces may follow
+            pos = _plain_pieces(scan, pos)
+        if (match := search(text, pos)) is None:
+            break
+        i = match.start()
+        char, pos = text[i], i + 1
         if i < escaped_until:
             continue
         if depth:                                # inside a quote or a comment
@@ -210,6 +247,27 @@ def _scan_from(scan: _Scan, pos: int, quotes: bool, comments: bool) -> int | Non
             scan.flush(i, i + 1)
             scan.close_angle()
     return opened if depth else None
+
+
+def _plain_pieces(scan: _Scan, pos: int) -> int:
+    """Read the plain pieces from `pos` on in one match each: what the character scan would hand
+    the reader for them, without a Python step per special character; where the next piece is not
+    plain, the scan reads on.
+
+    A plain piece: `name "quoted" name <address> text,` with the quoted string optional, no
+    escapes, and comments not nested (replaced by a space, as the scan does). Each match stops
+    at the first special character that does not fit, so no text is matched more than twice.
+    """
+    reader, text = scan.reader, scan.text
+    while (piece := _PLAIN_PIECE.match(text, pos)) is not None:
+        before, quoted, between, angle, after = piece.groups()
+        reader.plain_piece(_uncomment(before), quoted, _uncomment(between), _uncomment(angle), _uncomment(after))
+        pos = scan.start = piece.end()
+    return pos
+
+
+def _uncomment(text: str | None) -> str | None:
+    return text if text is None or "(" not in text else _COMMENT.sub(" ", text)
 
 
 def _close_quote(scan: _Scan, opening: int, closing: int) -> None:

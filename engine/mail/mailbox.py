@@ -122,11 +122,16 @@ def within_domains(wanted: frozenset[str]) -> Callable[[str], bool]:
 # Not in an address token: specials, control characters (a NUL must not hide a name's address
 # from in_domain) and every character Python counts as white space.
 TOKEN_CHARS = rb'[^\s\x00-\x1f\x7f\x85\pZ<>()\[\]",;:@\\]'
-# A local@domain inside a display name's match form, on UTF-8 bytes (the google-re2 wrapper is
-# several times cheaper per match on bytes than on str). A quoted local part runs to the next
+# A local@domain inside a display name's match form. A quoted local part runs to the next
 # double quote, escapes not honoured: with them, a run of escaped quotes (`a@b\"a@b\"...`) kept
 # a search alive to the end of the text once per quote, which made the scan quadratic.
-_NAME_ADDRESS = re2.compile(rb'(?:"[^"]*"|' + TOKEN_CHARS + rb"+)@" + TOKEN_CHARS + rb"+")
+# Python's `re`, linear here: quantifiers are possessive, and an unquoted local part may only
+# start where a run of token characters starts (what RE2's leftmost-first search gives too, since
+# the domain's run ends a match), so no run is read twice. The token class is TOKEN_CHARS for
+# `re` on str (tests/test_mailbox.py compares them on every code point); a name's search costs
+# about a third of the google-re2 wrapper's (its Python objects per search and match).
+_TOKEN_CHAR = r'[^\s\x00-\x1f\x7f\x85<>()\[\]",;:@\\]'
+_NAME_ADDRESS = re.compile(rf'(?:"[^"]*+"|(?<!{_TOKEN_CHAR}){_TOKEN_CHAR}++)@{_TOKEN_CHAR}++')
 _QUOTED_PAIR = re.compile(r"\\(.)", re.DOTALL)
 _MAX_CACHED_NAME = 256
 
@@ -150,8 +155,11 @@ def address_tokens(pattern, text: str) -> Iterator[tuple[str, str]]:
     White space (the fallback's pattern allows it around ``@`` and ``.``) is removed from
     the token, outside a quoted local part; the quotes of a quoted local part are removed.
     """
-    for match in pattern.finditer(encodable(text).encode("utf-8")):
-        local, _, domain = match.group(0).decode("utf-8", "replace").rpartition("@")
+    text = encodable(text)
+    on_bytes = isinstance(pattern.pattern, bytes)     # RE2 programs here run on UTF-8
+    for match in pattern.finditer(text.encode("utf-8") if on_bytes else text):
+        token = match.group(0)
+        local, _, domain = (token.decode("utf-8", "replace") if on_bytes else token).rpartition("@")
         domain = "".join(domain.split())
         local = local.strip()
         if local.startswith('"') and local.endswith('"') and len(local) > 1:

@@ -125,33 +125,26 @@ def _wanted(literals: list[str | NumberLiteral], form: ValueForm) -> tuple[Calla
     return key, tuple(key(_literal_text(lit)) for lit in literals)
 
 
-def build_contains(literals, form: ValueForm) -> ValuePred:
-    key, wanted = _wanted(literals, form)
-
-    def test(text: str) -> bool:
-        text = key(text)
-        return any(s in text for s in wanted)
-    return _on_text(test)
-
-
-def _affix(method: Callable[[str, tuple[str, ...]], bool]) -> Callable[[Any, ValueForm], ValuePred]:
-    """`starts_with` / `ends_with` (`method` is `str.startswith` / `str.endswith`): ASCII text,
-    the common case, takes its match form (itself, or lower-cased) inline."""
+def _literal_pred(where: str) -> Callable[[Any, ValueForm], ValuePred]:
+    """`contains` / `starts_with` / `ends_with`: one pass over the value's match form whatever
+    the number of strings (one RE2 program past a few)."""
     def build(literals, form: ValueForm) -> ValuePred:
         key, wanted = _wanted(literals, form)
-        fold = key is match_form
-        test = _on_text(lambda t: method(key(t), wanted))
+        found = regex.literal_search(wanted, where)
+        fold = key is match_form        # ASCII text, the common case, takes its match form inline
+        on_text = _on_text(lambda text: found(key(text)))
 
         def pred(v: Any, ctx: Any) -> bool:
             if type(v) is str and v.isascii():
-                return method(v.lower() if fold else v, wanted)
-            return test(v, ctx)
+                return found(v.lower() if fold else v)
+            return on_text(v, ctx)
         return pred
     return build
 
 
-build_starts_with = _affix(str.startswith)
-build_ends_with = _affix(str.endswith)
+build_contains = _literal_pred("in")
+build_starts_with = _literal_pred("start")
+build_ends_with = _literal_pred("end")
 
 
 def _yes_no(program, method: str) -> Callable[[str], bool]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import re2
 
@@ -144,6 +144,48 @@ def _leads(pattern: str) -> bool:
 
 _LEAD = "(?s).*"
 _BRANCHING = frozenset("|(")
+
+
+SCAN_AT_MOST = 4
+"""Up to this many strings, `str.__contains__` per string beats one call into RE2 (0.1 µs each vs ~1 µs)."""
+
+
+_ANCHORS = {"in": (b"", b""), "start": (b"\\A(?:", b")"), "end": (b"(?:", b")\\z")}
+_SCANS: dict[str, Callable[[str, tuple[str, ...]], bool]] = {
+    "in": lambda text, words: any(word in text for word in words),
+    "start": str.startswith, "end": str.endswith}
+
+
+def literal_search(words: Iterable[str], where: str = "in") -> Callable[[str], bool]:
+    """`text -> bool`: whether `text` contains (`where="in"`), starts or ends with any of `words`
+    (exact code points), in one pass however many words there are (`contains`, `starts_with`,
+    `ends_with` over a list).
+
+    The words become one RE2 alternation of escaped UTF-8 literals, run as Latin-1 bytes so
+    that a byte-substring is a code-point substring (UTF-8 is self-synchronising; lone
+    surrogates are encoded as they are, so no text needs a second route). The program is a
+    trie of the words: its size and compile time grow with their total length, never faster,
+    so it is not drawn from the pattern budget (that bounds what a short pattern may expand to).
+    Anchored at an end, RE2 reads no further from it than the longest word.
+    """
+    words = tuple(dict.fromkeys(words))
+    if len(words) <= SCAN_AT_MOST:
+        scan = _SCANS[where]
+        return lambda text: scan(text, words)
+    options = re2.Options()
+    options.encoding = re2.Options.Encoding.LATIN1
+    options.case_sensitive = True     # the caller hands over words and text in one form already
+    options.never_capture = True
+    options.log_errors = False
+    encoded = [re2.escape(_utf8(word)) for word in words]
+    options.max_mem = run_memory(sum(map(len, encoded)))
+    head, tail = _ANCHORS[where]
+    search = re2.compile(head + b"|".join(encoded) + tail, options).search
+    return lambda text: search(_utf8(text)) is not None
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
 
 
 def run_memory(size: int) -> int:
