@@ -3,7 +3,7 @@
 Each sample is a new interpreter (the project's Python) that imports the function,
 loads its configuration (the engine: policies/default.yaml), answers one event and
 exits. The baseline is `benchmarks/default_filter.py`, the same decisions written
-by hand with Powertools Logger (SPEC 8). Wall time covers the whole process; each
+by hand with Powertools Logger (docs/performance.md). Wall time covers the whole process; each
 child reports its own peak RSS. The three kinds alternate within a round: the
 engine as deployed without actions, the engine with ACTIONS_QUEUE_URL set (its SQS
 client is made at initialisation) and the hand-written function.
@@ -24,7 +24,7 @@ from .timing import median, ratio
 
 HERE = Path(__file__).resolve().parent
 EVENT = HERE.parent / "examples" / "events" / "partner-ticket.json"
-RUNS = 15                 # SPEC 8: a median of at least 11
+RUNS = 15                 # the benchmark contract: a median of at least 11
 RATIO_TARGET = 1.4        # issue 15
 RSS_RATIO_TARGET = 1.3
 QUEUE_URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/ses-rules-actions"
