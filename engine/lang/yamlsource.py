@@ -15,7 +15,6 @@ collected, not raised, so the loader can report every other error as well.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Union
 
 from engine.lang.diagnostics import Collector, Diagnostic, PolicyError
@@ -25,29 +24,45 @@ MAX_DEPTH = 64                   # mapping/sequence nesting
 MAX_NODES = 100_000              # nodes after alias expansion
 
 
-@dataclass(eq=False)
-class Scalar:
-    text: str            # source text (plain) or the unescaped string (quoted)
-    plain: bool          # plain scalars follow the scalar rule; quoted ones are always strings
-    line: int
-    col: int
+class _Node:
+    """Plain classes, not dataclasses: a cold start builds a handful and should not pay for
+    generating their methods (nodes compare by identity)."""
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__ if name[0] != "_")
+        return f"{type(self).__name__}({fields})"
 
 
-@dataclass(eq=False)
-class Sequence:
-    items: list["Node"]
-    line: int
-    col: int
+class Scalar(_Node):
+    __slots__ = ("text", "plain", "line", "col")
+
+    def __init__(self, text: str, plain: bool, line: int, col: int) -> None:
+        self.text = text      # source text (plain) or the unescaped string (quoted)
+        self.plain = plain    # plain scalars follow the scalar rule; quoted ones are always strings
+        self.line = line
+        self.col = col
 
 
-@dataclass(eq=False)
-class Mapping:
-    items: list[tuple[Scalar, "Node"]]
-    line: int
-    col: int
-    _index: dict[str, int] = field(default_factory=dict, repr=False)
+class Sequence(_Node):
+    __slots__ = ("items", "line", "col")
 
-    def get(self, key: str) -> "Node | None":
+    def __init__(self, items: list[Node], line: int, col: int) -> None:
+        self.items = items
+        self.line = line
+        self.col = col
+
+
+class Mapping(_Node):
+    __slots__ = ("items", "line", "col", "_index")
+
+    def __init__(self, items: list[tuple[Scalar, Node]], line: int, col: int) -> None:
+        self.items = items
+        self.line = line
+        self.col = col
+        self._index: dict[str, int] = {}     # key text -> position in items (filled by whoever adds items)
+
+    def get(self, key: str) -> Node | None:
         i = self._index.get(key)
         return None if i is None else self.items[i][1]
 
