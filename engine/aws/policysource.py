@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -74,8 +73,7 @@ def _ssm_provider(settings: Settings) -> Provider:
     return SSMProvider(boto_config=Config(**SSM_CLIENT))
 
 
-@dataclass(frozen=True)
-class SourceKind:
+class SourceKind(NamedTuple):
     """One row of the source table."""
     name: str
     setting: Callable[[Settings], str]                # what to read ("" when not configured)

@@ -5,8 +5,8 @@ sender, and whatever an explain trace saw) appear only as LOG_ADDRESSES allows.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import re2
 from aws_lambda_powertools.metrics import MetricUnit
@@ -28,8 +28,7 @@ ADDRESS = re2.compile(rb'("[^"\r\n]*"|[^\s<>()\[\],;:@][^<>()\[\],;:@\r\n]*)@\s*
 LOCAL_PARTS = (".local", ".user", ".detail")   # test labels whose values are bare local parts
 
 
-@dataclass
-class Outcome:
+class Outcome(NamedTuple):
     """One invocation's decision as it is reported: the typed decision and how it came about."""
     decision: Decision
     policy: dict[str, Any] | None          # name, revision and source of the policy in force
