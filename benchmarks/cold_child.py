@@ -53,3 +53,8 @@ def peak_rss_mb() -> float:
 
 if __name__ == "__main__":
     main()
+    # A cold start is the runtime's start, the import and the first answer; Lambda then keeps the
+    # process for the next invocation, never tearing it down per event. Interpreter finalization
+    # (freeing every module and object, ~8 ms for the engine's) is left out for both functions alike.
+    sys.stdout.flush()
+    os._exit(0)
