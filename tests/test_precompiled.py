@@ -248,12 +248,6 @@ def test_no_byte_of_a_bundle_makes_loading_raise_anything_but_its_errors(folder:
         assert loaded.revision == expected       # the revision hashes the YAML's text, never the bundle's
 
 
-def test_ssm_text_is_loaded_without_a_bundle(folder: Path) -> None:
-    """The bundle stands for the file only: the SSM source's text goes through the YAML loader."""
-    from engine.aws import policysource
-    assert "precompiled" not in policysource.SOURCES["ssm"].what
-
-
 def test_package_writes_a_bundle_per_shipped_policy(tmp_path: Path) -> None:
     package.copy_code(tmp_path)
     written = package.write_bundles(tmp_path)
