@@ -332,34 +332,28 @@ def _generate(segments: list[tuple[str, Any]]) -> Any:
     function, `one`, that returns that value or `MISSING` without building a list (the
     evaluation's fast path tests the value directly). The source only ever holds
     identifiers made here; field names, indexes and slices are passed in as constants
-    (a0, a1, ...), never spliced into the text, so paths of one shape share one code object.
+    (a0, a1, ...), never spliced into the text.
     """
-    constants: dict[str, Any] = {"MISSING": MISSING, "SEQUENCE": (list, tuple)}
-    constants.update((f"a{i}", arg) for i, (_, arg) in enumerate(segments))
-    exec(_code(tuple(kind for kind, _ in segments)), constants)  # noqa: S102
-    getter = constants["getter"]
-    getter.one = constants.get("one")
-    return getter
-
-
-@functools.lru_cache(maxsize=1024)
-def _code(kinds: tuple[str, ...]) -> Any:
-    """The compiled getter (and `one`) of a path shape: the kinds of its segments, in order."""
-    single = all(kind in ("key", "index") for kind in kinds)
+    single = all(kind in ("key", "index") for kind, _ in segments)
     walk: list[str] = []
+    constants: dict[str, Any] = {"MISSING": MISSING, "SEQUENCE": (list, tuple)}
     depth = 1
-    for i, kind in enumerate(kinds):
+    for i, (kind, arg) in enumerate(segments):
+        constants[f"a{i}"] = arg
         template = _TEMPLATES[kind]
         walk += [" " * depth + line.format(i=i, o=i + 1, a=f"a{i}") for line in template]
         inner = template[-1]      # the next segment goes inside its block, or beside its statement
         depth += len(inner) - len(inner.lstrip()) + inner.endswith(":")
-    last, indent = len(kinds), " " * depth
+    last, indent = len(segments), " " * depth
     if single:
         lines = ["def getter(v0):", *walk, f"{indent}return [v{last}]", " return []",
                  "def one(v0):", *walk, f"{indent}return v{last}", " return MISSING"]
     else:
         lines = ["def getter(v0):", " out = []", *walk, f"{indent}out.append(v{last})", " return out"]
-    return compile("\n".join(lines), "<jsonpath getter>", "exec")
+    exec(compile("\n".join(lines), "<jsonpath getter>", "exec"), constants)  # noqa: S102
+    getter = constants["getter"]
+    getter.one = constants.get("one")
+    return getter
 
 
 def _fallback(expr: jp.JSONPath) -> Any:
