@@ -15,6 +15,8 @@ Loading a bundle needs the policy text as well (the revision hashes it, so the r
 is the one the YAML gives with the same environment). A bundle whose text or list file
 hashes differ from the files beside it is stale, and one whose own digest does not match
 its body was edited or damaged: either raises `Unusable`, and the caller loads the YAML.
+(The digest finds damage and hand edits; a bundle is as trusted as the code in the zip
+beside it, and whoever can rewrite one with a matching digest can rewrite the handler.)
 (`engine.replay.bundle` is another kind of bundle: a policy *resolved* in the operator's
 environment for the replay worker, which must reproduce that environment's revision.)
 """
@@ -53,13 +55,12 @@ def bundle_path(policy_file: str | os.PathLike) -> Path:
 def precompile(policy_file: str | os.PathLike) -> bytes:
     """The bundle of a policy file, which must load here (raises PolicyError or FileProblem)."""
     text = read_text(policy_file, MAX_POLICY_BYTES, "policy")
-    file = str(policy_file)
+    file, folder = str(policy_file), Path(policy_file).parent
     root = compose(text, file)
     assert root is not None     # compose raises when there is no document
     with jsonpath.recording() as asked:
-        policy = load_policy_tree(root, text, Path(policy_file).parent, file=file, name=Path(policy_file).stem)
+        policy = load_policy_tree(root, text, folder, file=file, name=Path(policy_file).stem)
     steps = {path: s for path in sorted(asked) if (s := jsonpath.plain_steps(path)) is not None}
-    folder = Path(policy_file).parent
     lists = {name: _list_hash(folder, name) for name in sorted(set(policy.list_files.values()))
              if "${" not in name}     # a name the environment chooses is read at load, whatever it is
     body = json.dumps({"source_sha256": hexdigest(_utf8(text)), "list_files": lists, "paths": steps,
