@@ -1,6 +1,6 @@
 """policies/default.yaml written by hand, as teams deploy such a function: the cold-start baseline.
 
-SPEC 8 compares the engine's cold start with a hand-written Powertools function
+Benchmark 5 compares the engine's cold start with a hand-written Powertools function
 making the same decisions: drop infected, spam and DMARC-rejected mail and
 display-name spoofs, continue the rest (tests/test_benchmarks_smoke.py checks it
 decides like the policy on the example events). It logs its decision with
