@@ -7,9 +7,16 @@ by hand with Powertools Logger. Wall time covers the whole process; each
 child reports its own peak RSS. The three kinds alternate within a round: the
 engine as deployed without actions, the engine with ACTIONS_QUEUE_URL set (its SQS
 client is made at initialisation) and the hand-written function.
+
+The engine runs as `make package` lays it out: handler.py, engine/ and policies/ with
+their precompiled bundles, copied to a temporary folder by the packaging script's own
+functions (the dependencies are the project's own), so its cold start loads
+policies/default.precompiled.json, not the YAML; the run stops if it did not, or if
+PyYAML or jsonpath_ng was imported.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -42,6 +49,17 @@ def _environment(pycache: str) -> dict[str, str]:
     return env
 
 
+def packaged(task: Path) -> Path:
+    """The project's code and policies laid out in `task` as the zip holds them, bundles included."""
+    spec = importlib.util.spec_from_file_location("package_script", HERE.parent / "scripts" / "package.py")
+    assert spec is not None and spec.loader is not None
+    package = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(package)
+    package.copy_code(task)
+    package.write_bundles(task)
+    return task
+
+
 def _one(kind: str, env: dict[str, str]) -> tuple[float, dict[str, Any]]:
     """(wall seconds, the child's report) of one fresh process."""
     child_kind, extra = KINDS[kind]
@@ -56,8 +74,9 @@ def _one(kind: str, env: dict[str, str]) -> tuple[float, dict[str, Any]]:
 
 
 def run(runs: int = RUNS) -> tuple[list[Row], dict[str, Any]]:
-    with tempfile.TemporaryDirectory(prefix="ses-rules-pycache-") as pycache:
-        return _measure(_environment(pycache), runs)
+    with tempfile.TemporaryDirectory(prefix="ses-rules-pycache-") as pycache, \
+            tempfile.TemporaryDirectory(prefix="ses-rules-task-") as task:
+        return _measure({**_environment(pycache), "SES_RULES_TASK_ROOT": str(packaged(Path(task)))}, runs)
 
 
 def _measure(env: dict[str, str], runs: int) -> tuple[list[Row], dict[str, Any]]:
@@ -66,7 +85,7 @@ def _measure(env: dict[str, str], runs: int) -> tuple[list[Row], dict[str, Any]]
     wall: dict[str, list[float]] = {k: [] for k in KINDS}
     rss: dict[str, list[float]] = {k: [] for k in KINDS}
     inner: dict[str, list[float]] = {k: [] for k in KINDS}
-    answers, modules = {}, {}
+    answers, modules, sources, parsers = {}, {}, {}, {}
     for _ in range(runs):
         for kind in KINDS:
             seconds, report = _one(kind, env)
@@ -74,8 +93,12 @@ def _measure(env: dict[str, str], runs: int) -> tuple[list[Row], dict[str, Any]]
             rss[kind].append(report["peak_rss_mb"])
             inner[kind].append(report["ms"])
             answers[kind], modules[kind] = report["answer"], report["modules"]
+            sources[kind], parsers[kind] = report["policy_source"], report["parsers"]
     if len({a.get("disposition") for a in answers.values()}) != 1:
         raise RuntimeError(f"the functions answered differently: {answers}")
+    if not str(sources["engine"]).startswith("precompiled:") or parsers["engine"]:
+        raise RuntimeError(f"the engine did not start from its precompiled bundle: {sources['engine']}, "
+                           f"parsers imported: {parsers['engine']}")
     times = ratio(wall["engine"], wall["hand-written"])
     with_actions = ratio(wall["engine, with actions"], wall["hand-written"])
     memory = median(rss["engine"]) / median(rss["hand-written"])
@@ -94,5 +117,5 @@ def _measure(env: dict[str, str], runs: int) -> tuple[list[Row], dict[str, Any]]
             memory <= RSS_RATIO_TARGET),
     ]
     details = {"event": str(EVENT), "wall_s": wall, "inner_ms": inner, "peak_rss_mb": rss, "answers": answers,
-               "modules": modules}
+               "modules": modules, "policy_source": sources, "parsers_imported": parsers}
     return rows, details

@@ -8,13 +8,15 @@ holds no YAML and no compiler state: `engine.lang.compiler` builds it,
 """
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from engine.mail.addresses import Address
 from engine.mail.context import RecordContext
 from engine.mail.fields import AddressSource, PartSpec, Source
 from engine.mail.values import as_text
-from engine.trace import AllTrace, AnyTrace, CheckTrace, NamedTrace, NotTrace, TestTrace, TraceNode
+
+if TYPE_CHECKING:   # the trace is built only with explain: a cold start does not import it
+    from engine.trace import AllTrace, AnyTrace, CheckTrace, NamedTrace, NotTrace, TestTrace, TraceNode
 
 
 class Pos(NamedTuple):
@@ -68,6 +70,7 @@ class AllOf(Condition):
         return True
 
     def explain(self, ctx: RecordContext) -> AllTrace:
+        from engine.trace import AllTrace
         parts = []
         for child in self.items:           # stops where test() stops, so the trace shows what ran
             parts.append(child.explain(ctx))
@@ -91,6 +94,7 @@ class AnyOf(Condition):
         return False
 
     def explain(self, ctx: RecordContext) -> AnyTrace:
+        from engine.trace import AnyTrace
         parts = []
         for child in self.items:
             parts.append(child.explain(ctx))
@@ -111,6 +115,7 @@ class Not(Condition):
         return not self.child.test(ctx)
 
     def explain(self, ctx: RecordContext) -> NotTrace:
+        from engine.trace import NotTrace
         inner = self.child.explain(ctx)
         return NotTrace(inner, not inner.held)
 
@@ -130,6 +135,7 @@ class Named(Condition):
         return self.target.test(ctx)  # type: ignore[union-attr]
 
     def explain(self, ctx: RecordContext) -> NamedTrace:
+        from engine.trace import NamedTrace
         inner = self.target.explain(ctx)  # type: ignore[union-attr]
         return NamedTrace(self.name, inner, inner.held)
 
@@ -159,6 +165,7 @@ class Check:
         return True
 
     def trace(self, values: list, ctx: RecordContext, match_all: bool = False) -> CheckTrace:
+        from engine.trace import CheckTrace
         if self.whole or self.negated:
             return CheckTrace(self.op, self.written, self.holds_on(values, ctx))
         hits = [v for v in values if self.pred(v, ctx)]
@@ -184,6 +191,7 @@ class CountCheck(Check):
         return self.counts(len(values))
 
     def trace(self, values: list, ctx: RecordContext, match_all: bool = False) -> CheckTrace:
+        from engine.trace import CheckTrace
         return CheckTrace(self.op, self.written, self.counts(len(values)), counted=len(values))
 
 
@@ -268,6 +276,7 @@ class Test(Condition):
         return self._values_hold(values, ctx)
 
     def explain(self, ctx: RecordContext) -> TestTrace:
+        from engine.trace import TestTrace
         values = self.source.values(ctx)
         checks = [c.trace(values, ctx, self.match_all) for c in self.value_checks]
         checks += [c.trace(values, ctx) for c in self.set_checks]
@@ -334,6 +343,7 @@ class WhereTest(Test):
         return self._where_holds(ctx)
 
     def explain(self, ctx: RecordContext) -> TestTrace:
+        from engine.trace import CheckTrace
         trace = super().explain(ctx)
         hits = [a.address for g in self.source.parsed(ctx) for a in g  # type: ignore[attr-defined]
                 if self._address_holds(a, ctx)]

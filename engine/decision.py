@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.actionplan import merged
-from engine.trace import RuleTrace, rule_from_dict
+
+if TYPE_CHECKING:   # the trace is built only with explain: a cold start does not import it
+    from engine.trace import RuleTrace
 
 DISPOSITIONS = ("CONTINUE", "STOP_RULE", "STOP_RULE_SET")
 # The most restrictive record decides the event.
@@ -33,6 +35,7 @@ class RecordDecision:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RecordDecision:
         """The inverse of `to_dict()` (a record that crossed a process boundary as JSON)."""
+        from engine.trace import rule_from_dict
         trace = data.get("trace")
         return cls(data["disposition"], data.get("rule"), list(data.get("shadow", [])), list(data.get("errors", [])),
                    None if trace is None else [rule_from_dict(step) for step in trace],

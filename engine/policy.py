@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.actionplan import ActionPlan, Collected
 from engine.conditions import NOWHERE, Condition, Pos
 from engine.decision import Decision, RecordDecision, decided
 from engine.fastpath import compile_condition, tree_walk
 from engine.mail.context import RecordContext
-from engine.trace import RuleTrace
+
+if TYPE_CHECKING:   # the trace is built only with explain: a cold start does not import it
+    from engine.trace import RuleTrace
 
 
 @dataclass
@@ -129,6 +131,7 @@ class Policy:
 
     def _explain(self, ctx: RecordContext) -> RecordDecision:
         """Same walk as _decide (a property test holds them equal), recording every rule tried."""
+        from engine.trace import RuleTrace
         shadow: list[str] = []
         trace: list[RuleTrace] = []
         collected: Collected | None = None

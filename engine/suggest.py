@@ -12,7 +12,6 @@ stops asking difflib after `MAX_FUZZY_WORDS` distinct words.
 from __future__ import annotations
 
 import bisect
-import difflib
 from typing import Iterable
 
 MAX_CANDIDATES = 64       # candidates per word: all names of a small set, else the nearest in sorted order
@@ -46,6 +45,7 @@ class Names:
         if self.fuzzy_words >= MAX_FUZZY_WORDS:
             return None
         self.fuzzy_words += 1
+        import difflib   # only a misspelt name needs it: not a policy that loads (a cold start)
         close = difflib.get_close_matches(lowered, near, n=1, cutoff=0.5)
         return self.by_lower[close[0]] if close else None
 

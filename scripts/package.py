@@ -11,6 +11,10 @@ Before anything is built, every shipped policy (`policies/`) must load and the p
 tests that name one (`tests/cases/*.yaml`) must pass: a policy that does not load would
 answer ON_ERROR for every mail in Lambda.
 
+Each shipped policy gets its precompiled bundle beside it (`policies/NAME.precompiled.json`,
+`engine/lang/precompiled.py`): the handler loads that at cold start instead of parsing the
+YAML, and falls back to the YAML when the bundle does not match the files beside it.
+
 Usage: python scripts/package.py [--out dist/ses-rules-lambda.zip] [--measure N]
 Environment: ARCH=x86_64 (default) or arm64 (the template's `Architecture`
 parameter must match); RUNTIME_PYTHON=/path/to/python3.12 to choose the
@@ -64,8 +68,7 @@ def check_policies(root: Path = ROOT) -> list[str]:
     Runs the checkout's own `ses-rules` (``python -m engine`` in ``root``), so a copy of the
     project is judged by its own code. Returns the test files that were run.
     """
-    policies = sorted(path.resolve() for pattern in ("*.yaml", "*.yml")
-                      for path in (root / "policies").glob(pattern))
+    policies = shipped_policies(root)
     if not policies:
         raise PackageError(f"no policy in {root / 'policies'}: the package needs at least one")
     _ses_rules(root, "validate", *policies, failure="a shipped policy does not load")
@@ -73,6 +76,27 @@ def check_policies(root: Path = ROOT) -> list[str]:
     if tests:
         _ses_rules(root, "test", *tests, failure="the policy tests of a shipped policy fail")
     return [str(t.relative_to(root)) for t in tests]
+
+
+def shipped_policies(root: Path) -> list[Path]:
+    """The policy files in `root`'s policies/ folder."""
+    return sorted(path.resolve() for pattern in ("*.yaml", "*.yml") for path in (root / "policies").glob(pattern))
+
+
+def write_bundles(root: Path) -> list[Path]:
+    """Write the precompiled bundle of every policy in `root`/policies beside it; returns the bundles.
+
+    Built with the engine that ships (this checkout's), from the files that ship. A policy too
+    large for a bundle gets none: the handler then loads its YAML.
+    """
+    from engine.lang.precompiled import MAX_BUNDLE_BYTES, bundle_path, precompile
+    written = []
+    for policy in shipped_policies(root):
+        data = precompile(policy)
+        if len(data) <= MAX_BUNDLE_BYTES:
+            bundle_path(policy).write_bytes(data)
+            written.append(bundle_path(policy))
+    return written
 
 
 def tested_policy(test_file: Path) -> Path | None:
@@ -250,7 +274,8 @@ def build(out: Path = DIST_ZIP, staging: Path = STAGING, arch: str = "x86_64",
     install_dependencies(staging, tags, tracing_requirements(tracing))
     prune(staging)
     copy_code(staging)
-    report: dict = {"zip": out, "arch": arch, "python": python, "tracing": tracing}
+    report: dict = {"zip": out, "arch": arch, "python": python, "tracing": tracing,
+                    "bundles": [b.name for b in write_bundles(staging)]}
     source_only = staging.with_name(staging.name + "-source")
     if measure:
         _remove(source_only)
@@ -280,7 +305,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"{report['zip']}: {report['size'] / 1e6:.2f} MB ({report['size']} bytes), "
           f"{report['files']} files, {report['arch']}, bytecode by {report['python']}"
-          f"{', with the X-Ray SDK (TRACING=1)' if report['tracing'] else ''}")
+          f"{', with the X-Ray SDK (TRACING=1)' if report['tracing'] else ''}"
+          f"; precompiled: {', '.join(report['bundles']) or 'none'}")
     if args.measure:
         print(f"cold `import handler`, median of {args.measure}: "
               f"{report['import_ms']['source']:.0f} ms from source, "

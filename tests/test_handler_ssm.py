@@ -230,3 +230,21 @@ def _codes(text: str) -> set[str]:
     with pytest.raises(engine.PolicyError) as info:
         engine.load_policy_text(text, base_dir=str(DEFAULT.parent))
     return {d.code for d in info.value.errors}
+
+
+def test_the_parameter_wins_over_a_precompiled_file_and_the_bundle_covers_a_failed_read(
+        ssm, lam: Lambda, clock: Clock, monkeypatch, tmp_path):
+    """SSM text always goes through the YAML loader; the file's bundle stands in only for the file."""
+    from engine.lang.precompiled import bundle_path, precompile
+    bundled = tmp_path / "default.yaml"
+    bundled.write_text(DEFAULT.read_text())
+    bundle_path(bundled).write_bytes(precompile(bundled))
+    monkeypatch.setenv("POLICY_FILE", str(bundled))
+    run = lam.invoke(VIRUS)          # no such parameter yet: the file, from its bundle
+    assert run.decision["policy"]["source"] == f"precompiled:{bundle_path(bundled)}"
+    assert run.decision["policy"]["revision"] == engine.load_policy(bundled).revision
+    put(ssm, policy_text("from-ssm", "STOP_RULE"))
+    clock.now += policysource.RETRY_AFTER_FAILURE + 1
+    run = lam.invoke(VIRUS)
+    assert run.decision["policy"] == {"name": "from-ssm", "source": f"ssm:{PARAMETER}",
+                                      "revision": engine.load_policy_text(policy_text("from-ssm", "STOP_RULE")).revision}

@@ -184,8 +184,8 @@ def test_yaml_mistakes_are_told_the_same_by_the_pure_python_parser(monkeypatch):
     """Without libyaml PyYAML's own parser runs; its messages are translated too."""
     import yaml
 
-    from engine.lang import yamlsource
-    monkeypatch.setattr(yamlsource, "_LOADER", yaml.SafeLoader)
+    from engine.lang import yamlcompose
+    monkeypatch.setattr(yamlcompose, "_LOADER", yaml.SafeLoader)
     for text, words in [(HEAD + "  - name: x\n    when: {spf: PASS}\n   disposition: STOP_RULE\n", "indented"),
                         ("version: 1\n\trules: []\n", "tab"), ("version: 1\nname: *.x\nrules: []\n", "alias"),
                         ("version: 1\nname: \"\\[\"\nrules: []\n", "backslash")]:

@@ -41,6 +41,7 @@ if mode == "decide":
     answers = {name: handler.lambda_handler(event, Context())
                for name, event in json.load(sys.stdin).items()}
     print("ANSWERS " + json.dumps(answers))
+    print("PARSERS " + json.dumps(sorted({"yaml", "jsonpath_ng", "ply", "hashlib"} & set(sys.modules))))
 elif mode == "inspect":
     stdlib = (sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib"))
     loaded = sorted({m.__file__ for m in list(sys.modules.values()) if getattr(m, "__file__", None)})
@@ -159,8 +160,11 @@ def test_unzipped_package_decides_the_example_events(runtime_python, unzipped, p
     # Powertools drops keys whose value is None: no "rule" means the default decided.
     assert [d.get("rule") for d in decisions] == [expected[n]["rule"] for n in names]
     assert [d.get("shadow", []) for d in decisions] == [expected[n].get("shadow", []) for n in names]
-    assert all(d["policy"]["source"] == f"file:{unzipped.resolve() / policy}" for d in decisions)
-    assert not [line for line in json_lines(result.stdout) if line.get("level") == "ERROR"]
+    bundle = (unzipped.resolve() / policy).with_suffix(".precompiled.json")
+    assert all(d["policy"]["source"] == f"precompiled:{bundle}" for d in decisions)
+    assert tagged(result.stdout, "PARSERS") == [], "the precompiled bundle loads without YAML, PLY or hashlib"
+    assert not [line for line in json_lines(result.stdout)
+                if line.get("level") == "ERROR" or line.get("message", "").startswith("precompiled policy not used")]
 
 
 def test_package_imports_nothing_from_outside_and_uses_its_bytecode(runtime_python, unzipped) -> None:

@@ -11,7 +11,6 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from engine.actions.job import to_message
 from engine.aws import telemetry
 
 if TYPE_CHECKING:
@@ -62,6 +61,7 @@ def queue_actions(queue: ActionQueue | None, event: Any, decision: Decision, pol
             telemetry.count(metrics, service, "ActionsNotRun")
             continue
         try:
+            from engine.actions.job import to_message   # a policy without actions never needs it
             queue.send(to_message(event["Records"][index], policy or {},
                                   {"disposition": record.disposition, "rule": record.rule}, actions))
         except Exception:  # noqa: BLE001 - SES's answer must not depend on the queue (nor on a bad record)

@@ -7,20 +7,27 @@ more row, over Powertools' `AppConfigProvider`) lets operators change the policy
 without a deployment, but a read can fail and a new text can be wrong. So the
 bundled file covers only a cold start, and once a policy is in force nothing but
 a new text that loads replaces it: the last good policy stays.
+
+The file has a precompiled bundle beside it in the package (`engine.lang.precompiled`,
+written by `make package`): loaded in its place when it was built from the same files,
+so a cold start needs neither PyYAML nor jsonpath_ng. The log's `source` says which
+was used (`precompiled:...` or `file:...`); a bundle that cannot be used is logged with
+why, and the YAML is loaded instead. SSM text has no bundle: it is always the YAML loader.
 """
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from engine.files import read_regular
 from engine.lang.diagnostics import PolicyError
 from engine.lang.files import FileProblem, read_text
 from engine.lang.loader import load_policy_text
+from engine.lang.precompiled import MAX_BUNDLE_BYTES, Unusable, bundle_path, load_precompiled
 from engine.lang.yamlsource import MAX_POLICY_BYTES
 
 if TYPE_CHECKING:
@@ -66,8 +73,7 @@ def _ssm_provider(settings: Settings) -> Provider:
     return SSMProvider(boto_config=Config(**SSM_CLIENT))
 
 
-@dataclass(frozen=True)
-class SourceKind:
+class SourceKind(NamedTuple):
     """One row of the source table."""
     name: str
     setting: Callable[[Settings], str]                # what to read ("" when not configured)
@@ -141,12 +147,7 @@ class PolicySource:
         """Load a text; a file keeps its name, and `{file: ...}` lists resolve beside the bundled policy file.
         The deployment's PolicyEnvironment is added to the environment the text reads."""
         try:
-            if path is not None:
-                policy = load_policy_text(text, base_dir=Path(path).parent, file=path, name=Path(path).stem,
-                                          environ=self.settings.policy_environ)
-            else:
-                policy = load_policy_text(text, base_dir=str(self.settings.policy_file.parent),
-                                          environ=self.settings.policy_environ)
+            policy, origin = self._compile(origin, text, path)
         except PolicyError as exc:
             self._failed(origin, "the policy does not load", [str(d) for d in exc.errors])
             return False
@@ -156,6 +157,37 @@ class PolicySource:
         self.policy, self.origin = policy, origin
         self._logger.info("policy loaded", extra={"policy": self.describe()})
         return True
+
+    def _compile(self, origin: str, text: str, path: str | None) -> tuple[Policy, str]:
+        """The policy of a text and where it came from: a file's precompiled bundle when it can stand
+        for the file, else the text itself."""
+        environ = self.settings.policy_environ
+        if path is None:
+            return load_policy_text(text, base_dir=str(self.settings.policy_file.parent), environ=environ), origin
+        bundle = bundle_path(path)
+        policy = self._precompiled(bundle, text, path)
+        if policy is not None:
+            return policy, f"precompiled:{bundle}"
+        return load_policy_text(text, base_dir=Path(path).parent, file=path, name=Path(path).stem,
+                                environ=environ), origin
+
+    def _precompiled(self, bundle: Path, text: str, path: str) -> Policy | None:
+        """The policy from the file's bundle, or None: no bundle (a checkout, not a package), or one
+        that cannot be used here (logged with why; the YAML is loaded instead)."""
+        try:
+            data = read_regular(bundle, MAX_BUNDLE_BYTES)
+            if len(data) > MAX_BUNDLE_BYTES:
+                raise Unusable(f"larger than {MAX_BUNDLE_BYTES} bytes")
+            return load_precompiled(data, text, path, self.settings.policy_environ)
+        except FileNotFoundError:
+            return None
+        except PolicyError:
+            reason = "the policy does not load in this environment (the YAML is loaded to report why)"
+        except Exception as exc:  # Unusable, an unreadable file, an engine bug: the YAML decides
+            reason = str(exc) if isinstance(exc, Unusable) else f"{type(exc).__name__}: {exc}"
+        self._logger.warning("precompiled policy not used, loading the YAML",
+                             extra={"bundle": str(bundle), "reason": reason})
+        return None
 
     def _failed(self, origin: str, reason: str, details: list[str]) -> None:
         kept = self.describe() if self.policy is not None else None

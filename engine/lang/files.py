@@ -4,19 +4,20 @@ at a position, never an exception from the OS or the codec."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from engine.files import NotRegularFile, read_regular
 
 
-@dataclass
 class FileProblem(Exception):
     """Why a file could not be read; `line`/`col` locate a bad byte, when that is the problem."""
-    code: str              # unreadable | not-regular | too-large | not-utf8
-    message: str
-    hint: str | None = None
-    line: int = 1
-    col: int = 1
+
+    def __init__(self, code: str, message: str, hint: str | None = None, line: int = 1, col: int = 1) -> None:
+        super().__init__(message)
+        self.code = code          # unreadable | not-regular | too-large | not-utf8
+        self.message = message
+        self.hint = hint
+        self.line = line
+        self.col = col
 
 
 def read_text(path: str | os.PathLike, limit: int, what: str, shown: str | None = None) -> str:

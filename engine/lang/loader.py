@@ -1,7 +1,6 @@
 """Policy files -> Policy: validate the node tree, compile it, refuse it whole on any error."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Mapping as TMapping
 
 from engine.conditions import Pos
 from engine.decision import DISPOSITIONS
+from engine.digest import sha256
 from engine.lang.compiler import ConditionCompiler
 from engine.lang.diagnostics import Collector, Diagnostic, PolicyError
 from engine.lang.files import FileProblem, read_text
@@ -46,6 +46,18 @@ def load_policy_text(text: str, base_dir: str | os.PathLike = ".", *, file: str 
     """Load a policy from text. Raises PolicyError carrying every diagnostic found."""
     collector = Collector(file)
     root = compose(text, file, collector)      # a duplicate key does not hide the other errors
+    return _load(root, text, base_dir, file, name, environ, collector)
+
+
+def load_policy_tree(root: Node, text: str, base_dir: str | os.PathLike = ".", *, file: str = "<string>",
+                     name: str | None = None, environ: TMapping[str, str] | None = None) -> Policy:
+    """Load a policy from its composed node tree (a precompiled bundle's), as `load_policy_text` would
+    from `text`, which the revision hashes. Raises PolicyError carrying every diagnostic found."""
+    return _load(root, text, base_dir, file, name, environ, Collector(file))
+
+
+def _load(root: Node | None, text: str, base_dir: str | os.PathLike, file: str, name: str | None,
+          environ: TMapping[str, str] | None, collector: Collector) -> Policy:
     interpolator = Interpolator(os.environ if environ is None else environ)
     reader = Reader(collector, interpolator)
     if root is None:
@@ -219,7 +231,7 @@ def _key_positions(node: Node | None) -> dict[str, Pos]:
 
 def _revision(text: str, used_env: dict[str, str], lists: dict[str, list | None]) -> str:
     """Short hash of the effective policy: source, substituted values, list contents."""
-    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass"))
+    digest = sha256(text.encode("utf-8", "surrogatepass"))
     digest.update(json.dumps(sorted(used_env.items())).encode())
     for name in sorted(lists):
         digest.update(b"\0" + name.encode())

@@ -7,22 +7,27 @@ into one small generated function that walks the event with the exact semantics
 of the jsonpath_ng nodes it replaces; anything else (filters, ``..``, named
 operators, arithmetic, ...) keeps ``find()``. Either way a getter returns exactly
 ``[m.value for m in parse(path).find(obj)]``, and never raises.
+
+jsonpath_ng (with PLY) is imported on the first parse. A precompiled policy bundle
+carries the steps of its plain paths (``plain_steps``); loading it inside
+``preparsed(steps)`` builds those getters without parsing, so a cold start that
+loads a bundle never imports jsonpath_ng.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import re
 import threading
 import warnings
-from typing import Any, Callable, Protocol
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
-import jsonpath_ng.jsonpath as jp
-from jsonpath_ng.exceptions import JSONPathError
-from jsonpath_ng.ext import filter as jp_filter
-from jsonpath_ng.ext import string as jp_string
-from jsonpath_ng.ext.parser import ExtendedJsonPathParser
+if TYPE_CHECKING:
+    import jsonpath_ng.jsonpath as jp
 
-__all__ = ["Getter", "MISSING", "PathError", "compile_path"]
+__all__ = ["Getter", "MISSING", "PathError", "compile_path", "plain_steps", "preparsed", "recording"]
 
 
 class _Missing:
@@ -53,17 +58,17 @@ class Getter(Protocol):
 
     path: str                     # the path as written
     direct: bool                  # True: generated walker; False: find() per call
-    expr: jp.JSONPath             # the parsed path, for lint
+    expr: jp.JSONPath | None      # the parsed path, for lint (None when built from pre-parsed steps)
     warnings: tuple[str, ...]     # jsonpath_ng deprecation notices raised while parsing
     one: Callable[[Any], Any] | None   # paths selecting at most one value: that value, or MISSING
 
     def __call__(self, obj: Any) -> list[Any]: ...
 
 
-# PLY parsers are reusable (the parse stack is reset per call) and building one
-# costs more than a parse; one shared instance, serialised because PLY keeps state.
-_PARSER = ExtendedJsonPathParser()
 _PARSER_LOCK = threading.Lock()
+# Plain paths' steps given by a precompiled bundle while it loads; every path asked for while recording.
+_PREPARSED: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("preparsed", default=None)
+_ASKED: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar("asked", default=None)
 
 _RECORDS_PREFIX = re.compile(r"\$\s*(?:\.\s*Records|\[\s*['\"]Records['\"]\s*\])\s*\[[^\]]*\]"
                              r"\s*(?:\.\s*ses|\[\s*['\"]ses['\"]\s*\])(?![\w-])")
@@ -75,7 +80,73 @@ def compile_path(path: str) -> Getter:
     """Compile ``path`` once; the same text always yields the same getter (cached)."""
     if not isinstance(path, str):
         raise PathError(f"a JSONPath must be a string, not {type(path).__name__}")
+    asked, given = _ASKED.get(), _PREPARSED.get()
+    if asked is not None:
+        asked.add(path)
+    if given is not None and path in given:
+        if not callable(given[path]):        # built once per load, like the cache below
+            given[path] = _from_steps(path, given[path])
+        return given[path]
     return _compile(path)
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[set[str]]:
+    """Every path `compile_path` is asked for inside the block (what a bundle pre-parses)."""
+    asked: set[str] = set()
+    token = _ASKED.set(asked)
+    try:
+        yield asked
+    finally:
+        _ASKED.reset(token)
+
+
+@contextlib.contextmanager
+def preparsed(steps: Mapping[str, Any]) -> Iterator[None]:
+    """Inside the block, the paths in `steps` (path -> `plain_steps(path)`) are built without parsing.
+
+    Their getters are not cached with the parsed ones and have no `expr` (lint parses the
+    text again). Steps that are not what `plain_steps` writes raise ValueError.
+    """
+    token = _PREPARSED.set(dict(steps))
+    try:
+        yield
+    finally:
+        _PREPARSED.reset(token)
+
+
+def plain_steps(path: str) -> list[list[Any]] | None:
+    """The steps of a plain path as JSON data (`[kind, argument]` each), None for any other path."""
+    getter = compile_path(path)
+    if not getter.direct or getter.warnings:
+        return None
+    steps = _plain_segments(getter.expr)
+    return [[kind, [arg.start, arg.stop, arg.step] if isinstance(arg, slice) else
+             list(arg) if isinstance(arg, tuple) else arg] for kind, arg in steps or ()]
+
+
+_STEP_ARGUMENT: dict[str, Callable[[Any], bool]] = {
+    "key": lambda a: isinstance(a, str),
+    "keys": lambda a: isinstance(a, list) and len(a) > 1 and all(isinstance(k, str) for k in a),
+    "index": lambda a: type(a) is int,
+    "indices": lambda a: isinstance(a, list) and len(a) > 1 and all(type(i) is int for i in a),
+    "all": lambda a: a is None,
+    "slice": lambda a: a is None or (isinstance(a, list) and len(a) == 3
+                                     and all(v is None or type(v) is int for v in a) and a[2] != 0),
+}
+
+
+def _from_steps(path: str, steps: Any) -> Any:
+    """A getter from `plain_steps` data, checked (the bundle is a file someone may have edited)."""
+    if not isinstance(steps, list) or not 0 < len(steps) <= MAX_DIRECT_SEGMENTS or not all(
+            isinstance(s, list) and len(s) == 2 and s[0] in _STEP_ARGUMENT and _STEP_ARGUMENT[s[0]](s[1])
+            for s in steps):
+        raise ValueError(f"pre-parsed steps of {path!r} are not plain path steps")
+    segments = [(kind, tuple(arg) if kind in ("keys", "indices") else slice(*arg) if kind == "slice" and arg
+                 else arg) for kind, arg in steps]
+    getter = _generate(segments)
+    getter.path, getter.direct, getter.expr, getter.warnings = path, True, None, ()
+    return getter
 
 
 @functools.lru_cache(maxsize=4096)
@@ -99,10 +170,11 @@ def _parse(path: str) -> tuple[jp.JSONPath, tuple[str, ...]]:
     if not text.startswith("$"):
         raise PathError(f"JSONPath {path!r} must start with `$`, the record's `ses` object "
                         "(e.g. `$.mail.source`)", offset=0)
+    from jsonpath_ng.exceptions import JSONPathError
     try:
         with _PARSER_LOCK, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            expr = _PARSER.parse(path)
+            expr = _parser().parse(path)
     except JSONPathError as exc:
         raise _syntax_error(path, str(exc)) from None
     except re.error as exc:     # a `sub(/regex/, ...)` whose regex does not compile
@@ -110,6 +182,14 @@ def _parse(path: str) -> tuple[jp.JSONPath, tuple[str, ...]]:
     except Exception as exc:    # e.g. a malformed `split(...)`: never a traceback for bad input
         raise PathError(f"invalid JSONPath {path!r}: {exc}") from None
     return expr, tuple(dict.fromkeys(str(w.message) for w in caught))
+
+
+@functools.cache
+def _parser() -> Any:
+    """PLY parsers are reusable (the parse stack is reset per call) and building one costs more
+    than a parse; one shared instance, serialised because PLY keeps state."""
+    from jsonpath_ng.ext.parser import ExtendedJsonPathParser
+    return ExtendedJsonPathParser()
 
 
 def _syntax_error(path: str, detail: str) -> PathError:
@@ -137,6 +217,9 @@ def _offset(path: str, line: int, col: int) -> int:
 
 def _check(path: str, expr: jp.JSONPath) -> None:
     """Refuse paths that parse but cannot mean what the author wants, or are unsafe."""
+    import jsonpath_ng.jsonpath as jp
+    from jsonpath_ng.ext import filter as jp_filter
+    from jsonpath_ng.ext import string as jp_string
     first = _first_segment(expr)
     if isinstance(first, jp.Fields) and "Records" in first.fields:
         m = _RECORDS_PREFIX.match(path.strip())
@@ -155,6 +238,7 @@ def _check(path: str, expr: jp.JSONPath) -> None:
 
 def _first_segment(expr: jp.JSONPath) -> jp.JSONPath | None:
     """The node applied right after the leading ``$`` (None for ``$`` alone)."""
+    import jsonpath_ng.jsonpath as jp
     node, first = expr, None
     while type(node) is jp.Child:
         node, first = node.left, node.right
@@ -163,6 +247,7 @@ def _first_segment(expr: jp.JSONPath) -> jp.JSONPath | None:
 
 def _walk(expr: jp.JSONPath):
     """Every node of the parsed path, filters and sort keys included."""
+    import jsonpath_ng.jsonpath as jp
     stack: list[Any] = [expr]
     while stack:
         node = stack.pop()
@@ -188,6 +273,7 @@ def _walk(expr: jp.JSONPath):
 
 def _plain_segments(expr: jp.JSONPath) -> list[tuple[str, Any]] | None:
     """The segments of a plain path, or None when any node needs find()."""
+    import jsonpath_ng.jsonpath as jp
     if jp.auto_id_field is not None:        # find() would synthesise `id` members
         return None
     nodes: list[jp.JSONPath] = []
@@ -205,6 +291,7 @@ def _plain_segments(expr: jp.JSONPath) -> list[tuple[str, Any]] | None:
 
 
 def _segment(node: jp.JSONPath) -> tuple[str, Any] | None:
+    import jsonpath_ng.jsonpath as jp
     kind = type(node)
     if kind is jp.Fields and not node._deprecated_wildcard_use:
         return ("key", node.fields[0]) if len(node.fields) == 1 else ("keys", node.fields)

@@ -11,7 +11,6 @@ import re
 from functools import lru_cache
 from typing import Callable, Iterator, NamedTuple
 
-import idna
 import re2
 
 from engine.mail.values import match_form_keep_case
@@ -77,6 +76,7 @@ def _normalize_label(label: str) -> str:
         return label
     if label.isascii() and label[:4].lower() != "xn--":
         return label.lower()     # what UTS-46 gives an ASCII label, accepted or not, 100x cheaper
+    import idna   # on the first non-ASCII or punycode label: a cold start rarely meets one
     try:
         return idna.decode(label, uts46=True)
     except Exception:  # noqa: BLE001 - third-party decoder; normalize_domain must never raise

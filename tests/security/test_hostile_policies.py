@@ -309,10 +309,10 @@ def test_a_policy_at_the_node_bound_composes_without_the_python_parser(monkeypat
     """PyYAML's pure-Python parser took about 2 s for 100,000 nodes; libyaml composes them (when present)."""
     import yaml
 
-    from engine.lang import yamlsource
+    from engine.lang import yamlcompose
     if not hasattr(yaml, "CSafeLoader"):
         pytest.skip("PyYAML without libyaml: the pure-Python parser is the fallback")
-    assert yamlsource._LOADER is yaml.CSafeLoader
+    assert yamlcompose._LOADER is yaml.CSafeLoader
     monkeypatch.setattr(yaml.SafeLoader, "get_event", lambda self: pytest.fail("the pure-Python parser ran"))
     lines = ["version: 1", "lists:", *(f"  l{i}: [a, b]" for i in range(MAX_NODES // 5)), "rules: []"]
     assert len(load_policy_text("\n".join(lines) + "\n").lists) == MAX_NODES // 5
