@@ -1,10 +1,10 @@
 """What evaluation answers: per record and for the whole event."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from engine.actionplan import merged
+from engine.valueclass import Frozen, Value
 
 if TYPE_CHECKING:   # the trace is built only with explain: a cold start does not import it
     from engine.trace import RuleTrace
@@ -14,15 +14,19 @@ DISPOSITIONS = ("CONTINUE", "STOP_RULE", "STOP_RULE_SET")
 SEVERITY = {"CONTINUE": 0, "STOP_RULE": 1, "STOP_RULE_SET": 2}
 
 
-@dataclass(slots=True)
-class RecordDecision:
-    disposition: str
-    rule: str | None = None
-    shadow: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    trace: list[RuleTrace] | None = None     # with explain=True: every rule tried
-    actions: list[dict[str, Any]] = field(default_factory=list)         # planned, never run here
-    shadow_actions: list[dict[str, Any]] = field(default_factory=list)  # of shadow rules: reported only
+class RecordDecision(Value):
+    __slots__ = ("disposition", "rule", "shadow", "errors", "trace", "actions", "shadow_actions")
+
+    def __init__(self, disposition: str, rule: str | None = None, shadow: list[str] | None = None,
+                 errors: list[str] | None = None, trace: list[RuleTrace] | None = None,
+                 actions: list[dict[str, Any]] | None = None,
+                 shadow_actions: list[dict[str, Any]] | None = None) -> None:
+        self.disposition, self.rule = disposition, rule
+        self.shadow = [] if shadow is None else shadow
+        self.errors = [] if errors is None else errors
+        self.trace = trace      # with explain=True: every rule tried
+        self.actions = [] if actions is None else actions     # planned, never run here
+        self.shadow_actions = [] if shadow_actions is None else shadow_actions   # of shadow rules: reported only
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"disposition": self.disposition, "rule": self.rule,
@@ -46,7 +50,7 @@ _new = object.__new__
 
 
 def decided(disposition: str, rule: str | None, shadow: list[str]) -> RecordDecision:
-    """`RecordDecision(disposition, rule, shadow)` without the dataclass's defaults machinery:
+    """`RecordDecision(disposition, rule, shadow)` without the constructor's defaults:
     the decision of nearly every record (no errors, no trace, no actions)."""
     record = _new(RecordDecision)
     record.disposition, record.rule, record.shadow, record.errors = disposition, rule, shadow, []
@@ -54,12 +58,15 @@ def decided(disposition: str, rule: str | None, shadow: list[str]) -> RecordDeci
     return record
 
 
-@dataclass(frozen=True)
-class MailFacts:
+class MailFacts(Frozen):
     """What a decision's log line names besides the decision, read from the event's first record."""
-    message_id: str | None = None       # mail.messageId: the correlation id and the archive's key
-    sender: str | None = None           # mail.source: the envelope sender
-    invocation_type: str | None = None  # receipt.action.invocationType
+    __slots__ = ("message_id", "sender", "invocation_type")
+
+    def __init__(self, message_id: str | None = None, sender: str | None = None,
+                 invocation_type: str | None = None) -> None:
+        # mail.messageId: the correlation id and the archive's key; mail.source: the envelope
+        # sender; receipt.action.invocationType
+        self._set(message_id=message_id, sender=sender, invocation_type=invocation_type)
 
     @classmethod
     def of(cls, event: Any) -> MailFacts:
@@ -78,16 +85,15 @@ def _text(obj: Any, key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-@dataclass(slots=True)
-class Decision:
-    disposition: str
-    rule: str | None
-    shadow: list[str]
-    errors: list[str]
-    policy_name: str
-    policy_revision: str
-    records: list[RecordDecision]
-    event: Any = field(default=None, repr=False, compare=False)   # what was decided (for `mail`)
+class Decision(Value):
+    __slots__ = ("disposition", "rule", "shadow", "errors", "policy_name", "policy_revision", "records", "event")
+    _not_compared = ("event",)
+
+    def __init__(self, disposition: str, rule: str | None, shadow: list[str], errors: list[str], policy_name: str,
+                 policy_revision: str, records: list[RecordDecision], event: Any = None) -> None:
+        self.disposition, self.rule, self.shadow, self.errors = disposition, rule, shadow, errors
+        self.policy_name, self.policy_revision, self.records = policy_name, policy_revision, records
+        self.event = event      # what was decided (for `mail`)
 
     @property
     def mail(self) -> MailFacts:

@@ -1,7 +1,6 @@
 """A loaded policy and its evaluation over a Lambda SES event. Evaluation never raises."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from engine.actionplan import ActionPlan, Collected
@@ -9,25 +8,27 @@ from engine.conditions import NOWHERE, Condition, Pos
 from engine.decision import Decision, RecordDecision, decided
 from engine.fastpath import compile_condition, tree_walk
 from engine.mail.context import RecordContext
+from engine.valueclass import Value
 
 if TYPE_CHECKING:   # the trace is built only with explain: a cold start does not import it
     from engine.trace import RuleTrace
 
 
-@dataclass
-class Rule:
-    name: str
-    disposition: str | None              # None: a routing rule (actions only; evaluation goes on)
-    condition: Condition | None          # None: always matches
-    mode: str = "enforce"                # enforce | shadow
-    enabled: bool = True
-    description: str | None = None
-    lint_ignore: tuple[str, ...] = ()
-    line: int = 1
-    col: int = 1
-    actions: tuple[ActionPlan, ...] = ()
-    name_at: Pos = NOWHERE                      # where `name:` is written (lint reports rules there)
-    lint_ignore_at: tuple[Pos, ...] = ()        # where each `lint_ignore` code is written
+class Rule(Value):
+    __slots__ = ("name", "disposition", "condition", "mode", "enabled", "description", "lint_ignore", "line", "col",
+                 "actions", "name_at", "lint_ignore_at")
+
+    def __init__(self, name: str, disposition: str | None, condition: Condition | None, mode: str = "enforce",
+                 enabled: bool = True, description: str | None = None, lint_ignore: tuple[str, ...] = (),
+                 line: int = 1, col: int = 1, actions: tuple[ActionPlan, ...] = (), name_at: Pos = NOWHERE,
+                 lint_ignore_at: tuple[Pos, ...] = ()) -> None:
+        self.name = name
+        self.disposition = disposition      # None: a routing rule (actions only; evaluation goes on)
+        self.condition = condition          # None: always matches
+        self.mode, self.enabled, self.description = mode, enabled, description    # mode: enforce | shadow
+        self.lint_ignore, self.line, self.col, self.actions = lint_ignore, line, col, actions
+        self.name_at = name_at                  # where `name:` is written (lint reports rules there)
+        self.lint_ignore_at = lint_ignore_at    # where each `lint_ignore` code is written
 
 
 def _record_problem(record: Any) -> str | None:
@@ -45,24 +46,33 @@ def _record_problem(record: Any) -> str | None:
     return None
 
 
-@dataclass
-class Policy:
-    name: str
-    revision: str
-    file: str
-    default: str
-    on_error: str
-    rules: list[Rule]
-    description: str | None = None
-    lists: dict[str, list] = field(default_factory=dict)
-    conditions: dict[str, Condition] = field(default_factory=dict)
-    header_names: frozenset[str] = frozenset()
-    list_at: dict[str, Pos] = field(default_factory=dict)        # where each list is defined
-    condition_at: dict[str, Pos] = field(default_factory=dict)   # where each named condition is defined
-    list_files: dict[str, str] = field(default_factory=dict)     # list name -> `{file: F}` as written
-    compiled: bool = field(default=True, repr=False, compare=False)   # False: walk the tree (the reference)
+class Policy(Value):
+    __slots__ = ("name", "revision", "file", "default", "on_error", "rules", "description", "lists", "conditions",
+                 "header_names", "list_at", "condition_at", "list_files", "compiled", "_active", "_plan")
+    _not_compared = ("compiled", "_active", "_plan")
 
-    def __post_init__(self) -> None:
+    def __init__(self, name: str, revision: str, file: str, default: str, on_error: str, rules: list[Rule],
+                 description: str | None = None, lists: dict[str, list] | None = None,
+                 conditions: dict[str, Condition] | None = None, header_names: frozenset[str] = frozenset(),
+                 list_at: dict[str, Pos] | None = None, condition_at: dict[str, Pos] | None = None,
+                 list_files: dict[str, str] | None = None, compiled: bool = True) -> None:
+        self.name, self.revision, self.file, self.default, self.on_error = name, revision, file, default, on_error
+        self.rules, self.description, self.header_names = rules, description, header_names
+        self.lists = {} if lists is None else lists
+        self.conditions = {} if conditions is None else conditions
+        self.list_at = {} if list_at is None else list_at                  # where each list is defined
+        self.condition_at = {} if condition_at is None else condition_at   # where each named condition is defined
+        self.list_files = {} if list_files is None else list_files         # list name -> `{file: F}` as written
+        self.compiled = compiled        # False: walk the tree (the reference)
+        self._prepare()
+
+    def walking(self) -> Policy:
+        """This policy evaluated by walking each rule's tree: the reference the compiled one is tested against."""
+        return Policy(self.name, self.revision, self.file, self.default, self.on_error, self.rules, self.description,
+                      self.lists, self.conditions, self.header_names, self.list_at, self.condition_at,
+                      self.list_files, compiled=False)
+
+    def _prepare(self) -> None:
         self._active = [r for r in self.rules if r.enabled]
         # What _decide runs, a flat tuple: each enabled rule's condition as one closure (or, not
         # compiled, the tree's own walk), with what the rule does when it holds.

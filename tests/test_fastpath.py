@@ -9,7 +9,6 @@ condition on its own record.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from pathlib import Path
@@ -42,7 +41,7 @@ def _policies() -> dict[str, Policy]:
 
 
 POLICIES = _policies()
-REFERENCE = {name: dataclasses.replace(policy, compiled=False) for name, policy in POLICIES.items()}
+REFERENCE = {name: policy.walking() for name, policy in POLICIES.items()}
 
 
 def _events() -> list[tuple[str, Any]]:
@@ -131,6 +130,6 @@ def _engine_cases():
 @pytest.mark.parametrize(("text", "event"), list(_engine_cases()))
 def test_engine_cases(text, event):
     new = load_policy_text(text)
-    old = dataclasses.replace(new, compiled=False)
+    old = new.walking()
     assert new.evaluate(event).to_dict() == old.evaluate(event).to_dict()
     assert new.evaluate(event, explain=True).to_dict() == old.evaluate(event, explain=True).to_dict()

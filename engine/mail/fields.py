@@ -12,7 +12,6 @@ knows: lint's record shape (`engine.mail.record`) and the event builder
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from itertools import chain, repeat
 from typing import Any, Callable
 
@@ -20,19 +19,21 @@ from engine.mail import addresses
 from engine.mail.context import RecordContext
 from engine.mail.jsonpath import compile_path
 from engine.mail.values import ValueForm, match_form, text_key
+from engine.valueclass import Frozen
 
 VERDICTS = ("PASS", "FAIL", "GRAY", "PROCESSING_FAILED", "DISABLED")
 DMARC_POLICIES = ("none", "quarantine", "reject")
 
 
-@dataclass(frozen=True)
-class FieldSpec:
-    name: str
-    kind: str                  # address | address list | text | verdict | enum | number | boolean
-    paths: tuple[str, ...]     # where in the record's `ses`; the first that has the key wins
-    doc: str
-    values: tuple[str, ...] = ()   # the allowed literals of verdict / enum fields
-    header: str | None = None      # the message header SES fills it from (`commonHeaders`)
+class FieldSpec(Frozen):
+    """kind: address | address list | text | verdict | enum | number | boolean; paths: where in
+    the record's `ses` (the first that has the key wins); values: the allowed literals of
+    verdict / enum fields; header: the message header SES fills it from (`commonHeaders`)."""
+    __slots__ = ("name", "kind", "paths", "doc", "values", "header")
+
+    def __init__(self, name: str, kind: str, paths: tuple[str, ...], doc: str, values: tuple[str, ...] = (),
+                 header: str | None = None) -> None:
+        self._set(name=name, kind=kind, paths=paths, doc=doc, values=values, header=header)
 
     @property
     def is_address(self) -> bool:
@@ -79,15 +80,15 @@ HEADER_DOC = ("value of every mail.headers entry whose name equals NAME case-ins
               "with a part (header.NAME.domain) the values parsed as address lists")
 
 
-@dataclass(frozen=True)
-class PartSpec:
-    name: str
-    doc: str
-    form: str        # the ValueForm kind of its values
-    extract: Callable[[addresses.Address, bool], list[str]]
-    # Parts with exactly one value per address: that value, given the text key of the test's
-    # case sensitivity (what `extract` gives as a one-item list, without the list).
-    value: Callable[[addresses.Address, Callable[[str], str]], str] | None = None
+class PartSpec(Frozen):
+    """form: the ValueForm kind of its values; value, of parts with exactly one value per
+    address: that value, given the text key of the test's case sensitivity (what `extract`
+    gives as a one-item list, without the list)."""
+    __slots__ = ("name", "doc", "form", "extract", "value")
+
+    def __init__(self, name: str, doc: str, form: str, extract: Callable[[addresses.Address, bool], list[str]],
+                 value: Callable[[addresses.Address, Callable[[str], str]], str] | None = None) -> None:
+        self._set(name=name, doc=doc, form=form, extract=extract, value=value)
 
 
 def _local(a: addresses.Address, cs: bool) -> str:

@@ -8,18 +8,20 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from dataclasses import dataclass
 from typing import Any, Callable
+
+from engine.valueclass import Frozen
 
 # ASCII decimal: optional sign, digits with optional point, optional exponent. No 0x, _, 1:30.
 NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\Z", re.ASCII)
 
 
-@dataclass(frozen=True)
-class NumberLiteral:
+class NumberLiteral(Frozen):
     """A number written in the policy: equal to JSON numbers numerically, to strings only as text."""
-    value: int | float
-    text: str
+    __slots__ = ("value", "text")
+
+    def __init__(self, value: int | float, text: str) -> None:
+        self._set(value=value, text=text)
 
 
 def parse_number(text: str) -> int | float | None:
@@ -94,8 +96,7 @@ def as_text(value: Any) -> str | None:
 ADDRESS_FORMS = frozenset({"address", "domain", "local"})   # already in compare form when extracted
 
 
-@dataclass(frozen=True)
-class ValueForm:
+class ValueForm(Frozen):
     """The form of the values one test sees; the field registry decides it, operators read it.
 
     kind: "address" (`local@domain`, the local part folded unless case-sensitive, the domain
@@ -104,7 +105,9 @@ class ValueForm:
     without part), "value" (verdicts, enums, numbers, booleans), "json" (a path test's JSON
     values), "number" (what `count` counts).
     """
-    kind: str
-    case_sensitive: bool = False
-    field: str = ""        # the field as written, for messages (`from.display_name`)
-    base: str = ""         # the field without its part, for hints (`from`, `header.Return-Path`)
+    __slots__ = ("kind", "case_sensitive", "field", "base")
+
+    def __init__(self, kind: str, case_sensitive: bool = False, field: str = "", base: str = "") -> None:
+        # field: as written, for messages (`from.display_name`); base: the field without its
+        # part, for hints (`from`, `header.Return-Path`)
+        self._set(kind=kind, case_sensitive=case_sensitive, field=field, base=base)
