@@ -5,12 +5,13 @@ sender, and whatever an explain trace saw) appear only as LOG_ADDRESSES allows.
 """
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import re2
 from aws_lambda_powertools.metrics import MetricUnit
 
 from engine.decision import Decision, MailFacts
+from engine.mail.regex import Lazy
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger, Metrics
@@ -21,8 +22,11 @@ if TYPE_CHECKING:
 # quoted local part the parser unquoted) are masked whole, not as `mary s***`. In free text the
 # run may take words before the address with it, which masks more, never less. The domain is a
 # name or an address literal (`[192.0.2.1]`).
-ADDRESS = re2.compile(rb'("[^"\r\n]*"|[^\s<>()\[\],;:@][^<>()\[\],;:@\r\n]*)@\s*'
+ADDRESS = Lazy(rb'("[^"\r\n]*"|[^\s<>()\[\],;:@][^<>()\[\],;:@\r\n]*)@\s*'
                       rb'(\[[^\]\s]*\]|[^\s<>()\[\],;:"@]+)')   # on UTF-8: the wrapper is 3x slower on str
+# The envelope sender's usual form, a bare ASCII `local@domain` without delimiters: what ADDRESS
+# finds in it is the whole string, so `re` masks it the same without importing RE2 on a cold start.
+BARE = re.compile(r'([^\s<>()\[\],;:@"])[^\s<>()\[\],;:@"]*+@([^\s<>()\[\],;:"@]++)', re.ASCII)
 LOCAL_PARTS = (".local", ".user", ".detail")   # test labels whose values are bare local parts
 
 
@@ -102,6 +106,14 @@ def mask_text(text: str, mode: str) -> str:
     part and the domain (`j***@example.com`), any other mode but `full` hides the address."""
     if mode == "full" or "@" not in text:
         return text
+    bare = BARE.fullmatch(text) if text.isascii() else None
+    if bare is not None:
+        return f"{bare[1]}***@{bare[2]}" if mode == "masked" else "***"
+    return mask_found(text, mode)
+
+
+def mask_found(text: str, mode: str) -> str:
+    """`mask_text` of any text: every match of ADDRESS masked."""
     # RE2 takes UTF-8 only: a lone surrogate ("\ud800") is replaced rather than raise.
     data = text.encode("utf-8", "replace" if not text.isascii() else "strict")
     out, last = [], 0

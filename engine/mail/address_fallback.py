@@ -24,11 +24,10 @@ from __future__ import annotations
 
 import re
 
-import re2
-
 from engine.mail.mailbox import (
     TOKEN_CHARS, Address, address_tokens, decode_encoded_words, encodable, make, unquote,
 )
+from engine.mail.regex import Lazy
 
 PLAIN, QUOTED, ANGLE = 0, 1, 2     # kinds of a piece's items
 
@@ -39,7 +38,7 @@ _LOCAL_WORD = rb'(?:"(?:[^"\\]|\\.)*"|' + TOKEN_CHARS + rb"+)"
 # A bare address in unquoted text, white space allowed around "@" and ".". Linear in RE2; in
 # unquoted text every double quote belongs to a closed quoted local part (the scan sees to it),
 # so the quoted branch only runs to that part's closing quote.
-_BARE_ADDRESS = re2.compile(
+_BARE_ADDRESS = Lazy(
     _LOCAL_WORD + rb"(?:" + _WSP + rb"\." + _WSP + _LOCAL_WORD + rb")*" + _WSP + rb"@" + _WSP
     + rb"(?:\[[^\[\]\\\s]*\]|" + TOKEN_CHARS + rb"+(?:" + _WSP + rb"\." + _WSP + TOKEN_CHARS + rb"+)*)")
 # Text outside quotes and angle brackets: no special character but closed, unnested comments.

@@ -11,8 +11,7 @@ import re
 from functools import lru_cache
 from typing import Callable, Iterator, NamedTuple
 
-import re2
-
+from engine.mail.regex import Lazy
 from engine.mail.values import match_form_keep_case
 
 
@@ -201,7 +200,7 @@ def make(local: str, domain: str, display_name: str) -> Address | None:
 
 # --------------------------------------------------------------------------- RFC 2047
 
-_ENCODED_WORD = re2.compile(r"=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=")
+_ENCODED_WORD = Lazy(r"=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=")
 
 
 def decode_encoded_words(text: str) -> str:

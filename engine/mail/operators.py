@@ -150,7 +150,7 @@ def _yes_no(program, method: str) -> Callable[[str], bool]:
     program: the wrapper's own call builds a generator, offset tables and a match object
     (2 µs a call) that a yes or no never reads. Raises UnicodeEncodeError as the wrapper does."""
     inner = getattr(program, "_regexp", None)
-    anchor = _ANCHORS.get(method)
+    anchor = regex.method_anchors().get(method)
     if inner is None or anchor is None or not isinstance(program.pattern, str):
         run = getattr(program, method)
         return lambda text: run(text) is not None
@@ -160,11 +160,6 @@ def _yes_no(program, method: str) -> Callable[[str], bool]:
         data = text.encode("utf-8")
         return match(anchor, data, 0, len(data))[0] != nothing
     return test
-
-
-_ANCHOR = getattr(getattr(regex.re2, "_re2", None), "RE2", None)
-_ANCHORS = {} if _ANCHOR is None else {"search": _ANCHOR.Anchor.UNANCHORED, "match": _ANCHOR.Anchor.ANCHOR_START,
-                                       "fullmatch": _ANCHOR.Anchor.ANCHOR_BOTH}
 
 
 def _regex_pred(program, method: str) -> ValuePred:

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from typing import Callable, Iterable, Iterator
-
-import re2
+import functools
+from typing import Any, Callable, Iterable, Iterator
 
 MAX_PROGRAM = 100_000              # RE2 instructions for all the patterns of one policy
 COMPILE_BYTES_PER_INSTRUCTION = 24  # RE2 needs 16-18 bytes of max_mem per instruction it compiles
@@ -30,6 +29,48 @@ RUN_MEM_FLOOR = 8 << 20            # RE2's default
 BUDGET_HINT = ("a repeated Unicode class such as `\\pL{300}` compiles to hundreds of thousands of instructions: "
                "use `+` or `*` instead of large counts, an ASCII class such as `[a-z]`, or in, in_domain "
                "and glob for lists of fixed strings")
+
+
+def re2_module() -> Any:
+    """google-re2, imported at its first use: importing it costs a cold start about 3 ms and
+    2.6 MB of memory, and a policy without `matches`, `glob` or long lists never compiles a
+    pattern (mail reaches RE2 only through the address fallback and RFC 2047 decoding)."""
+    import re2
+    return re2
+
+
+def __getattr__(name: str) -> Any:
+    """`regex.re2`, the module, imported at first use (see `re2_module`)."""
+    if name == "re2":
+        return re2_module()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@functools.cache
+def method_anchors() -> dict[str, Any]:
+    """The RE2 anchor each method of a compiled pattern (`search`, `match`, `fullmatch`) runs
+    its program with, for asking the program directly; empty when this build hides it."""
+    anchor = getattr(getattr(re2_module(), "_re2", None), "RE2", None)
+    return {} if anchor is None else {"search": anchor.Anchor.UNANCHORED, "match": anchor.Anchor.ANCHOR_START,
+                                      "fullmatch": anchor.Anchor.ANCHOR_BOTH}
+
+
+class Lazy:
+    """An RE2 pattern compiled at its first use (`re2.compile(*args)`): module-level patterns
+    of code a cold start imports but rarely runs. Each attribute is looked up once, then
+    found in the instance's dictionary like any attribute."""
+
+    def __init__(self, *args: Any) -> None:
+        self._args = args
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        program = self.__dict__.get("_program")
+        if program is None:
+            program = self.__dict__["_program"] = re2_module().compile(*self._args)
+        value = self.__dict__[name] = getattr(program, name)
+        return value
 
 
 def quoted(pattern: str) -> str:
@@ -172,6 +213,7 @@ def literal_search(words: Iterable[str], where: str = "in") -> Callable[[str], b
     if len(words) <= SCAN_AT_MOST:
         scan = _SCANS[where]
         return lambda text: scan(text, words)
+    re2 = re2_module()
     options = re2.Options()
     options.encoding = re2.Options.Encoding.LATIN1
     options.case_sensitive = True     # the caller hands over words and text in one form already
@@ -195,6 +237,7 @@ def run_memory(size: int) -> int:
 
 def compile_one(pattern: str, case_sensitive: bool, max_mem: int = RUN_MEM_FLOOR):
     """One RE2 program; RegexError says what RE2 refused and what to write instead."""
+    re2 = re2_module()
     options = re2.Options()
     options.case_sensitive = case_sensitive
     options.log_errors = False
@@ -212,7 +255,7 @@ def compile_one(pattern: str, case_sensitive: bool, max_mem: int = RUN_MEM_FLOOR
 # ---- what RE2's error codes mean, and what to write instead ---------------------------------
 
 _TOO_LARGE = "pattern too large"
-_NEVER = re2.compile("[^\\x00-\\x{10FFFF}]")   # stands in for patterns of a load already refused: never runs
+_NEVER = Lazy("[^\\x00-\\x{10FFFF}]")   # stands in for patterns of a load already refused: never runs
 _BACKREFERENCE = "back-references are not supported by RE2; repeat the group instead"
 _CODE_HINTS = {
     "missing ]": "a `[` opens a character class that is never closed: end it with `]`, or write `\\[` for a literal `[`",
