@@ -55,7 +55,11 @@ class Condition:
         return 1 + max((c.depth(named_depths) for c in self.children()), default=0)
 
 
-class AllOf(Condition):
+class _Combinator(Condition):
+    """`all` or `any`: its children in order; evaluation stops at the first child that `stops`."""
+
+    stops: bool      # the child result that decides the whole: False for `all`, True for `any`
+
     def __init__(self, children: list[Condition], at: Pos = NOWHERE):
         self.items = children
         self.at = at
@@ -64,42 +68,36 @@ class AllOf(Condition):
         return tuple(self.items)
 
     def test(self, ctx: RecordContext) -> bool:
+        stops = self.stops
         for child in self.items:
-            if not child.test(ctx):
-                return False
-        return True
+            if bool(child.test(ctx)) == stops:
+                return stops
+        return not stops
 
-    def explain(self, ctx: RecordContext) -> AllTrace:
-        from engine.trace import AllTrace
+    def _explained(self, ctx: RecordContext) -> list:
         parts = []
         for child in self.items:           # stops where test() stops, so the trace shows what ran
             parts.append(child.explain(ctx))
-            if not parts[-1].held:
+            if bool(parts[-1].held) == self.stops:
                 break
+        return parts
+
+
+class AllOf(_Combinator):
+    stops = False
+
+    def explain(self, ctx: RecordContext) -> AllTrace:
+        from engine.trace import AllTrace
+        parts = self._explained(ctx)
         return AllTrace(parts, all(p.held for p in parts))
 
 
-class AnyOf(Condition):
-    def __init__(self, children: list[Condition], at: Pos = NOWHERE):
-        self.items = children
-        self.at = at
-
-    def children(self) -> tuple[Condition, ...]:
-        return tuple(self.items)
-
-    def test(self, ctx: RecordContext) -> bool:
-        for child in self.items:
-            if child.test(ctx):
-                return True
-        return False
+class AnyOf(_Combinator):
+    stops = True
 
     def explain(self, ctx: RecordContext) -> AnyTrace:
         from engine.trace import AnyTrace
-        parts = []
-        for child in self.items:
-            parts.append(child.explain(ctx))
-            if parts[-1].held:
-                break
+        parts = self._explained(ctx)
         return AnyTrace(parts, any(p.held for p in parts))
 
 
