@@ -6,7 +6,8 @@ classes the handler imports cost more than they do. A subclass declares `__slots
 writes its own `__init__`; `Value` gives it what `@dataclass` gave: `==` between
 instances of the same class over every slot but those in `_not_compared` (and `repr`
 leaves those out too), unhashable as a mutable dataclass is. `Frozen` adds immutability
-(`__init__` sets through `_set`) and a hash over the compared slots.
+(`__init__` sets through `_set`) and a hash over the compared slots. The fields are the
+class's own `__slots__`: value classes subclass `Value` or `Frozen` directly.
 """
 from __future__ import annotations
 
