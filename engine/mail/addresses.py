@@ -24,13 +24,14 @@ import base64
 import binascii
 import re
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from engine.mail.address_fallback import fallback as _fallback
 from engine.mail.mailbox import (
     Address, in_domains, make as _make, normalize_domain,
     unquote as _unquote,
 )
+from engine.mail.regex import Lazy
 
 if TYPE_CHECKING:
     from email.headerregistry import AddressHeader, HeaderRegistry
@@ -59,30 +60,20 @@ _QTEXT = r'[^"\\\x00-\x1f\x7f\ud800-\udfff]*+'
 _QCONTENT = rf'{_QTEXT}(?:\\[^\x00-\x1f\x7f\ud800-\udfff]{_QTEXT})*+'
 
 
-class _Lazy:
-    """A pattern compiled at its first use: `re` compiles the Unicode word class of `_MAILBOX`
-    in 5 ms (and `_KNOWN_DEFECTIVE` in 1.4), a cold start's cost that ASCII mail never needs."""
-
-    def __init__(self, pattern: str) -> None:
-        self.pattern = pattern
-
-    def __getattr__(self, name: str) -> Any:     # the first use: later ones find the method in __dict__
-        value = getattr(re.compile(self.pattern), name)
-        self.__dict__[name] = value
-        return value
-
-
 # One plain mailbox, anchored at the position given to match(); possessive (Python 3.11+)
 # quantifiers make it backtracking-free, hence linear.
-_MAILBOX = _Lazy(
+# `re` compiles the Unicode word class in 5 ms (`_KNOWN_DEFECTIVE` in 1.4): patterns compiled at
+# first use, a cold start's cost that ASCII mail never needs.
+_MAILBOX_PATTERN = (
     rf'[ \t]*+(?:'
     rf'(?:"(?P<quoted>{_QCONTENT})"|(?P<phrase>{_WORD}(?:[ \t]++{_WORD})*+))?+'
     rf'(?P<gap>[ \t]*+)<(?P<angle_local>{_DOT_ATOM})@(?P<angle_domain>{_DOT_ATOM})>'
     rf'|(?P<local>{_DOT_ATOM})@(?P<domain>{_DOT_ATOM})'
     rf')[ \t]*+'
 )
+_MAILBOX = Lazy(_MAILBOX_PATTERN, compile=re.compile)
 # The same pattern for ASCII text, where the word class is exactly atext: a fifth faster.
-_MAILBOX_ASCII = re.compile(_MAILBOX.pattern.replace(_WORD_CHAR, r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"))
+_MAILBOX_ASCII = re.compile(_MAILBOX_PATTERN.replace(_WORD_CHAR, r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"))
 _WSP_RUN = re.compile(r"[ \t]+")
 # A bare ASCII addr-spec, the form of the envelope sender and of nearly every recipient: the
 # mailbox pattern's second branch with ASCII word characters (atext) only and no white space.
@@ -92,26 +83,26 @@ _BARE_ASCII = re.compile(_ADDR_SPEC)
 _BARE_LIST = re.compile(rf"{_ADDR_SPEC}(?:,{_ADDR_SPEC})*+")
 # Shapes the reference parser always reports a defect on (property-tested), so their result is
 # the fallback's: asking the stdlib first would cost 100-300 µs a string to learn nothing.
-_KNOWN_DEFECTIVE = _Lazy(
+_KNOWN_DEFECTIVE = Lazy((
     rf"[ \t]*+(?:"
     rf"{_ADDR_SPEC}[ \t]++<{_ADDR_SPEC}>"             # an address before an angle address (the spoof form)
     rf"|{_ADDR_SPEC}(?:[ \t]++{_ADDR_SPEC})++"         # addresses without commas between them
     rf"|(?:{_ATEXT}++[ \t]++)++{_ADDR_SPEC}"           # a name, then an address without angle brackets
     rf"|(?=[^@]*\.\.){_ATEXT}++(?:\.++{_ATEXT}++)++@{_ATEXT}++(?:\.{_ATEXT}++)*+"   # ".." in a local part
-    rf")[ \t]*+")
+    rf")[ \t]*+"), compile=re.compile)
 # A quoted display name starting with a base64 encoded word: the stdlib decodes it and flags
 # "encoded word inside quoted string" (its most expensive defect: ~0.5 ms a string).
-_ENCODED_IN_QUOTES = _Lazy(
+_ENCODED_IN_QUOTES = Lazy((
     rf'[ \t]*+"[ \t]*+=\?[A-Za-z0-9_-]++\?[Bb]\?[A-Za-z0-9+/]*+=*+\?=[^"\\\x00-\x1f\x7f]*+"'
-    rf"[ \t]*+<{_ADDR_SPEC}>[ \t]*+")
+    rf"[ \t]*+<{_ADDR_SPEC}>[ \t]*+"), compile=re.compile)
 
 # An RFC 2047 encoded word that is a whole phrase word, in the strict form the stdlib
 # decodes without a defect: Q text of atext characters and =XX escapes, B text correctly
 # padded. Anything looser (raw "." or "@" in Q text, bad padding) goes the slow way.
-_ENCODED_WORD_STRICT = _Lazy(
+_ENCODED_WORD_STRICT = Lazy((
     r"=\?(?P<charset>[A-Za-z0-9-]++)(?:\*[A-Za-z0-9-]++)?+\?"
     r"(?:[Qq]\?(?P<q>(?:[A-Za-z0-9!#$%&'*+/^_`{|}~-]|=[0-9A-Fa-f]{2})*+)"
-    r"|[Bb]\?(?P<b>(?:[A-Za-z0-9+/]{4})*+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?+))\?=")
+    r"|[Bb]\?(?P<b>(?:[A-Za-z0-9+/]{4})*+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?+))\?="), compile=re.compile)
 _STRICT_CHARSETS = frozenset(
     ["utf-8", "us-ascii"]
     + [f"iso-8859-{n}" for n in range(1, 17) if n != 12]

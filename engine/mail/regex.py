@@ -56,19 +56,21 @@ def method_anchors() -> dict[str, Any]:
 
 
 class Lazy:
-    """An RE2 pattern compiled at its first use (`re2.compile(*args)`): module-level patterns
-    of code a cold start imports but rarely runs. Each attribute is looked up once, then
-    found in the instance's dictionary like any attribute."""
+    """A pattern compiled at its first use (`compile(*args)`, RE2's by default; the address
+    parser passes `re.compile` for its possessive patterns): module-level patterns of code a
+    cold start imports but rarely runs, or whose compile costs more than ASCII mail needs.
+    Each attribute is looked up once, then found in the instance's dictionary like any attribute."""
 
-    def __init__(self, *args: Any) -> None:
+    def __init__(self, *args: Any, compile: Callable[..., Any] | None = None) -> None:
         self._args = args
+        self._compile = compile
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
         program = self.__dict__.get("_program")
         if program is None:
-            program = self.__dict__["_program"] = re2_module().compile(*self._args)
+            program = self.__dict__["_program"] = (self._compile or re2_module().compile)(*self._args)
         value = self.__dict__[name] = getattr(program, name)
         return value
 
