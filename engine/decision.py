@@ -46,18 +46,6 @@ class RecordDecision(Value):
                    list(data.get("actions", [])), list(data.get("shadow_actions", [])))
 
 
-_new = object.__new__
-
-
-def decided(disposition: str, rule: str | None, shadow: list[str]) -> RecordDecision:
-    """`RecordDecision(disposition, rule, shadow)` without the constructor's defaults:
-    the decision of nearly every record (no errors, no trace, no actions)."""
-    record = _new(RecordDecision)
-    record.disposition, record.rule, record.shadow, record.errors = disposition, rule, shadow, []
-    record.trace, record.actions, record.shadow_actions = None, [], []
-    return record
-
-
 class MailFacts(Frozen):
     """What a decision's log line names besides the decision, read from the event's first record."""
     __slots__ = ("message_id", "sender", "invocation_type")
@@ -120,11 +108,7 @@ class Decision(Value):
     @classmethod
     def of_one(cls, r: RecordDecision, name: str, revision: str, event: Any) -> Decision:
         """`combine([r], ...)`: the event of one record (what SES sends) decides as that record."""
-        decision = _new(cls)
-        decision.disposition, decision.rule, decision.shadow, decision.errors = \
-            r.disposition, r.rule, list(r.shadow), list(r.errors)
-        decision.policy_name, decision.policy_revision, decision.records, decision.event = name, revision, [r], event
-        return decision
+        return cls(r.disposition, r.rule, list(r.shadow), list(r.errors), name, revision, [r], event)
 
     @classmethod
     def combine(cls, records: list[RecordDecision], name: str, revision: str, event: Any = None) -> Decision:

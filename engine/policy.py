@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.actionplan import ActionPlan, Collected
 from engine.conditions import NOWHERE, Condition, Pos
-from engine.decision import Decision, RecordDecision, decided
+from engine.decision import Decision, RecordDecision
 from engine.fastpath import compile_condition, tree_walk
 from engine.mail.context import RecordContext
 from engine.valueclass import Value
@@ -134,9 +134,9 @@ class Policy(Value):
                     collected.add(actions, ctx, is_shadow)
                 if not is_shadow and disposition is not None:
                     if collected is None:
-                        return decided(disposition, name, shadow)
+                        return RecordDecision(disposition, name, shadow)
                     return _decided(disposition, name, shadow, collected)
-        return decided(self.default, None, shadow) if collected is None else \
+        return RecordDecision(self.default, None, shadow) if collected is None else \
             _decided(self.default, None, shadow, collected)
 
     def _explain(self, ctx: RecordContext) -> RecordDecision:
