@@ -131,9 +131,7 @@ class ConditionCompiler:
         rest = [(k, v) for k, v in mapping.items if k.text not in RULE_KEYS_NOT_FIELDS]
         if not rest:
             return None
-        kept = Mapping(rest, mapping.line, mapping.col)
-        kept._index = {k.text: i for i, (k, _) in enumerate(rest)}
-        return kept
+        return Mapping(rest, mapping.line, mapping.col)
 
     def _children(self, node: Node, key: Scalar) -> list[Condition] | None:
         items = self.reader.sequence(node, f"{key.text!r}")
@@ -175,7 +173,6 @@ class ConditionCompiler:
             return None
         source.at = pos(path_node)   # where lint reports the path
         ops = Mapping([(k, v) for k, v in mapping.items if k.text != "path"], mapping.line, mapping.col)
-        ops._index = {k.text: i for i, (k, _) in enumerate(ops.items)}
         if not ops.items:
             self.error(mapping, "missing-operator", f"path test on {path} has no operator", "add e.g. exists: true")
             return None

@@ -157,10 +157,7 @@ def _decode(data: Any, count: list[int]) -> Node:
     if kind == "q" and isinstance(data[3], list):
         return Sequence([_decode(item, count) for item in data[3]], line, col)
     if kind == "m" and isinstance(data[3], list):
-        items = [(_decode_key(pair, count), _decode(pair[1], count)) for pair in data[3]]
-        mapping = Mapping(items, line, col)
-        mapping._index = {key.text: i for i, (key, _) in enumerate(items)}
-        return mapping
+        return Mapping([(_decode_key(pair, count), _decode(pair[1], count)) for pair in data[3]], line, col)
     raise ValueError("not a node")
 
 

@@ -60,7 +60,8 @@ class Mapping(_Node):
         self.items = items
         self.line = line
         self.col = col
-        self._index: dict[str, int] = {}     # key text -> position in items (filled by whoever adds items)
+        # key text -> position in items; the composer, which appends items one by one, keeps it current
+        self._index: dict[str, int] = {key.text: i for i, (key, _) in enumerate(items)}
 
     def get(self, key: str) -> Node | None:
         i = self._index.get(key)
