@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from engine.mail.address_fallback import fallback as _fallback
 from engine.mail.mailbox import (
-    Address, in_domains, make as _make, normalize_domain,
+    Address, decode_encoded_words, encodable, in_domains, make as _make, normalize_domain,
     unquote as _unquote,
 )
 from engine.mail.regex import Lazy
@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 
 _tuple_new = tuple.__new__
 
-__all__ = ["Address", "MAX_REFERENCE_LENGTH", "all_bare", "in_domains", "normalize_domain", "parse_addresses", "parse_literal"]
+__all__ = ["Address", "MAX_REFERENCE_LENGTH", "all_bare", "bare_lower", "in_domains", "normalize_domain", "parse_addresses",
+           "parse_literal"]
 
 MAX_REFERENCE_LENGTH = 1000
 """Longer strings skip the reference parser, which is quadratic on some inputs."""
@@ -85,16 +86,16 @@ _BARE_LIST = re.compile(rf"{_ADDR_SPEC}(?:,{_ADDR_SPEC})*+")
 # the fallback's: asking the stdlib first would cost 100-300 µs a string to learn nothing.
 _KNOWN_DEFECTIVE = Lazy((
     rf"[ \t]*+(?:"
-    rf"{_ADDR_SPEC}[ \t]++<{_ADDR_SPEC}>"             # an address before an angle address (the spoof form)
-    rf"|{_ADDR_SPEC}(?:[ \t]++{_ADDR_SPEC})++"         # addresses without commas between them
-    rf"|(?:{_ATEXT}++[ \t]++)++{_ADDR_SPEC}"           # a name, then an address without angle brackets
+    rf"(?P<spoof>{_ADDR_SPEC}[ \t]++<{_ADDR_SPEC}>)"   # an address before an angle address (the spoof form)
+    rf"|(?P<run>{_ADDR_SPEC}(?:[ \t]++{_ADDR_SPEC})++)"   # addresses without commas between them
+    rf"|(?P<named>(?:{_ATEXT}++[ \t]++)++{_ADDR_SPEC})"     # a name, then an address without angle brackets
     rf"|(?=[^@]*\.\.){_ATEXT}++(?:\.++{_ATEXT}++)++@{_ATEXT}++(?:\.{_ATEXT}++)*+"   # ".." in a local part
     rf")[ \t]*+"), compile=re.compile)
 # A quoted display name starting with a base64 encoded word: the stdlib decodes it and flags
 # "encoded word inside quoted string" (its most expensive defect: ~0.5 ms a string).
 _ENCODED_IN_QUOTES = Lazy((
-    rf'[ \t]*+"[ \t]*+=\?[A-Za-z0-9_-]++\?[Bb]\?[A-Za-z0-9+/]*+=*+\?=[^"\\\x00-\x1f\x7f]*+"'
-    rf"[ \t]*+<{_ADDR_SPEC}>[ \t]*+"), compile=re.compile)
+    rf'[ \t]*+"(?P<quoted>[ \t]*+=\?[A-Za-z0-9_-]++\?[Bb]\?[A-Za-z0-9+/]*+=*+\?=[^"\\\x00-\x1f\x7f]*+)"'
+    rf"[ \t]*+<(?P<angle>{_ADDR_SPEC})>[ \t]*+"), compile=re.compile)
 
 # An RFC 2047 encoded word that is a whole phrase word, in the strict form the stdlib
 # decodes without a defect: Q text of atext characters and =XX escapes, B text correctly
@@ -198,11 +199,24 @@ def _bare(raw: str) -> list[Address] | None:
     return [_tuple_new(Address, (raw[:at], domain, "", ()))] if domain else None
 
 
+def bare_lower(raw: str) -> str | None:
+    """A bare ASCII ``local@domain`` without an IDNA label, lower-cased; None for any other
+    string. Every route reads such a string as the one address ``_bare`` makes, whose local part
+    is ``raw``'s and whose domain is the lower-cased text after the last "@": a part of it is
+    a slice of this (the envelope sender's parts without building an address)."""
+    if _BARE_ASCII.fullmatch(raw) is None:
+        return None
+    lowered = raw.lower()
+    return None if "=?" in lowered or "xn--" in lowered else lowered
+
+
 def all_bare(strings: list[str]) -> bool:
     """Whether every string is one bare address as ``_bare`` reads it, without building them (to
     count them): one match over the strings joined with commas, which no addr-spec holds. An
     ASCII domain without an IDNA label (``xn--``) is lower-cased, never emptied, by normalisation;
     no "=?" or "--" can span two strings."""
+    if len(strings) == 1:                   # one recipient, the usual: no list to join
+        return bare_lower(strings[0]) is not None or _bare(strings[0]) is not None
     joined = ",".join(strings)
     if joined.count(",") != len(strings) - 1 or _BARE_LIST.fullmatch(joined) is None or "=?" in joined:
         return False
@@ -257,11 +271,37 @@ def _plain_mailboxes(raw: str) -> list[Address] | None:
     return out
 
 
-def _known_defective(raw: str) -> bool:
-    """A shape the reference parser always flags: its result is the fallback's."""
+def _known_defective(raw: str) -> list[Address] | None:
+    """The fallback's reading of a shape the reference parser always flags; None for other strings.
+
+    The plain shapes are read here as the fallback reads them, without its scan: an encoded
+    word in quotes names the angle address (the quoted text, white space collapsed, decoded);
+    the spoof form's first address names the second; a run of words and addresses without
+    angle brackets or commas is its addresses. Property-tested against the fallback."""
     if "=?" in raw:
-        return _ENCODED_IN_QUOTES.fullmatch(raw) is not None
-    return _KNOWN_DEFECTIVE.fullmatch(raw) is not None
+        match = _ENCODED_IN_QUOTES.fullmatch(raw)
+        if match is None:
+            return None
+        name = decode_encoded_words(" ".join(encodable(match["quoted"]).split()))
+        return _made(*match["angle"].rsplit("@", 1), name)
+    match = _KNOWN_DEFECTIVE.fullmatch(raw)
+    if match is None:
+        return None
+    if match["spoof"] is not None:
+        name, angle = match["spoof"].split()
+        return _made(*angle[1:-1].rsplit("@", 1), name)
+    if match["run"] is None and match["named"] is None:
+        return _fallback(raw)
+    out = []
+    for word in raw.split():
+        if "@" in word:
+            out += _made(*word.rsplit("@", 1), "")
+    return out
+
+
+def _made(local: str, domain: str, name: str) -> list[Address]:
+    address = _make(local, domain, name)
+    return [] if address is None else [address]
 
 
 def _fast_like_fallback(raw: str) -> list[Address] | None:
@@ -387,8 +427,9 @@ def parse_addresses(raw: str, *, fallback: bool = False) -> list[Address]:
     fast = _plain_mailboxes(raw)
     if fast is not None:
         return fast
-    if _known_defective(raw):
-        return _fallback(raw)
+    known = _known_defective(raw)
+    if known is not None:
+        return known
     reference = _reference(raw)
     return reference if reference is not None else _fallback(raw)
 

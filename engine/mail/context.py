@@ -78,3 +78,7 @@ class RecordContext:
             return False
         self._address_chars += sum(map(len, strings))
         return True
+
+    def charge(self, chars: int) -> None:
+        """Count address text read without `parse_all` (a bare address every route reads alike)."""
+        self._address_chars += chars

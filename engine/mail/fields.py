@@ -83,12 +83,14 @@ HEADER_DOC = ("value of every mail.headers entry whose name equals NAME case-ins
 class PartSpec(Frozen):
     """form: the ValueForm kind of its values; value, of parts with exactly one value per
     address: that value, given the text key of the test's case sensitivity (what `extract`
-    gives as a one-item list, without the list)."""
-    __slots__ = ("name", "doc", "form", "extract", "value")
+    gives as a one-item list, without the list); bare: the same value read from a bare ASCII
+    address as the string and its `addresses.bare_lower` form, given the case sensitivity."""
+    __slots__ = ("name", "doc", "form", "extract", "value", "bare")
 
     def __init__(self, name: str, doc: str, form: str, extract: Callable[[addresses.Address, bool], list[str]],
-                 value: Callable[[addresses.Address, Callable[[str], str]], str] | None = None) -> None:
-        self._set(name=name, doc=doc, form=form, extract=extract, value=value)
+                 value: Callable[[addresses.Address, Callable[[str], str]], str] | None = None,
+                 bare: Callable[[str, str, bool], str] | None = None) -> None:
+        self._set(name=name, doc=doc, form=form, extract=extract, value=value, bare=bare)
 
 
 def _local(a: addresses.Address, cs: bool) -> str:
@@ -115,10 +117,19 @@ def _address_value(a: addresses.Address, key: Callable[[str], str]) -> str:
 _LOCAL: Callable[[addresses.Address, Callable[[str], str]], str] = lambda a, key: key(a.local)
 _DOMAIN: Callable[[addresses.Address, Callable[[str], str]], str] = lambda a, key: a.domain
 _USER: Callable[[addresses.Address, Callable[[str], str]], str] = lambda a, key: key(a.local).split("+", 1)[0]
+
+
+def _bare_address(raw: str, lowered: str, cs: bool) -> str:
+    """An ASCII local part's match form is its lower case; the domain's normal form is always that."""
+    return lowered if not cs else raw[:raw.rindex("@")] + lowered[raw.rindex("@"):]
+
+
+_BARE_DOMAIN: Callable[[str, str, bool], str] = lambda raw, lowered, cs: lowered[lowered.rindex("@") + 1:]
 PARTS: dict[str, PartSpec] = {p.name: p for p in (
-    PartSpec("address", "local@domain (the default)", "address", _one_value(_address_value), _address_value),
+    PartSpec("address", "local@domain (the default)", "address", _one_value(_address_value), _address_value,
+             _bare_address),
     PartSpec("local", "the local part", "local", _one_value(_LOCAL), _LOCAL),
-    PartSpec("domain", "the domain, IDNA normal form", "domain", _one_value(_DOMAIN), _DOMAIN),
+    PartSpec("domain", "the domain, IDNA normal form", "domain", _one_value(_DOMAIN), _DOMAIN, _BARE_DOMAIN),
     PartSpec("user", "user of user+detail@domain", "local", _one_value(_USER), _USER),
     PartSpec("detail", "detail of user+detail@domain (none without +)", "local",
              lambda a, cs: _local(a, cs).split("+", 1)[1:]),
@@ -194,6 +205,11 @@ class AddressSource(Source):
         self._values_key = f"part:{base.lower()}.{part.name}:{int(case_sensitive)}"
         self._key = text_key(case_sensitive)
         self._strings = strings.values
+        one = strings.getters[0].one if type(strings) is PathSource and len(strings.getters) == 1 else None
+        if one is not None and part.bare is not None:      # one string: the envelope sender, Return-Path
+            self._one = one
+            self._bare_key = f"bare:{base.lower()}"
+            self.values = self._values_of_one     # type: ignore[method-assign]
 
     def parsed(self, ctx: RecordContext) -> list[list[addresses.Address]]:
         """Per SES string, its addresses (non-strings yield none)."""
@@ -219,6 +235,25 @@ class AddressSource(Source):
             else:                           # one value per address: no list per address
                 cached = list(map(value, chain.from_iterable(parsed), repeat(self._key)))
             cache[self._values_key] = cached
+        return cached
+
+    def _values_of_one(self, ctx: RecordContext) -> list[str]:
+        """`values` of a field of one string: a bare ASCII address (nearly every envelope sender)
+        gives its part without being parsed, charged to the record's budget once."""
+        cache = ctx.cache
+        cached = cache.get(self._values_key)
+        if cached is None:
+            bare = cache.get(self._bare_key)
+            if bare is None:        # first read of the string: (it, its bare_lower form) or False
+                raw = self._one(ctx.ses)
+                lowered = addresses.bare_lower(raw) if type(raw) is str and self._parsed_key not in cache else None
+                bare = cache[self._bare_key] = False if lowered is None else (raw, lowered)
+                if bare:
+                    ctx.charge(len(raw))
+                    cache[self._counted_key] = True
+            if not bare:
+                return AddressSource.values(self, ctx)
+            cached = cache[self._values_key] = [self.part.bare(*bare, self.case_sensitive)]
         return cached
 
     def count(self, ctx: RecordContext) -> int:
