@@ -145,6 +145,20 @@ def test_decode_encoded_words(text, expected):
     assert mailbox.decode_encoded_words(text) == expected
 
 
+_around_encoded_words = st.lists(st.one_of(
+    st.sampled_from(["=?", "?=", "?", "=", "utf-8", "*sv", "B", "b", "Q", "q", "YQ==", "=C3=A9", " ", "\t", "\n",
+                     "\x0b", "\x0c", "\r", "\u00a0", "\u2028", "\x85", "é", "中"]),
+    st.characters(blacklist_categories=("Cs",))), max_size=30).map("".join)
+
+
+@given(_around_encoded_words)
+def test_encoded_words_are_found_where_re2_finds_them(text):
+    """The `re` pattern for encoded words against the RE2 one it replaced (RE2's \\s is ASCII)."""
+    program = re2.compile(r"=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=")
+    assert [m.groups() for m in mailbox._ENCODED_WORD.finditer(text)] == \
+        [m.groups() for m in program.finditer(text)]
+
+
 # --------------------------------------------------------------------------- spoofs
 
 @pytest.mark.parametrize("raw, expected", [
