@@ -7,8 +7,6 @@ and only the fields the policy actually uses are ever parsed.
 from __future__ import annotations
 
 from functools import lru_cache
-from itertools import compress
-from operator import itemgetter
 from typing import Any
 
 from engine.mail import addresses
@@ -21,27 +19,6 @@ ADDRESS_BUDGET = 16 * 1024
 def _lengths(names: frozenset[str]) -> frozenset[int]:
     """The lengths of a policy's header names (a frozenset keeps its hash: one lookup a record)."""
     return frozenset(map(len, names))
-
-
-_NAME = itemgetter("name")
-
-
-def _of_wanted_length(entries: list[Any], lengths: frozenset[int]) -> list[Any]:
-    """The header entries whose name has one of `lengths`: a name of another length is never
-    lower-cased. The lengths are compared in C (an event has dozens of headers, a policy tests
-    a few names); an entry that is no object, or has no name or one without a length, sends
-    the list through a Python loop that skips it."""
-    try:
-        return list(compress(entries, map(lengths.__contains__, map(len, map(_NAME, entries)))))
-    except (TypeError, KeyError):
-        out = []
-        for entry in entries:
-            try:
-                if len(entry["name"]) in lengths:
-                    out.append(entry)
-            except (TypeError, KeyError):
-                continue
-        return out
 
 
 class RecordContext:
@@ -59,9 +36,15 @@ class RecordContext:
         if self._headers is None:
             index: dict[str, list[Any]] = {}
             wanted = self._header_names
+            lengths = _lengths(wanted)          # a name of another length is not lower-cased at all
             entries = self.ses["mail"].get("headers")
             if type(entries) is list and wanted:
-                for entry in _of_wanted_length(entries, _lengths(wanted)):
+                for entry in entries:
+                    try:                        # an entry that is no object, or has no name, is no header
+                        if len(entry["name"]) not in lengths:
+                            continue
+                    except (TypeError, KeyError):
+                        continue
                     name = entry["name"]
                     if type(name) is str and type(entry) is dict:
                         key = name.lower()
