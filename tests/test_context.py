@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, strategies as st
 
 from engine.mail.context import ADDRESS_BUDGET, RecordContext
 
@@ -50,3 +51,21 @@ def test_a_counted_field_is_charged_once():
     assert ctx._address_chars == sum(map(len, strings))
     assert not ctx.count_bare(["not an address", "a@b.example"])
     assert ctx._address_chars == sum(map(len, strings))
+
+
+_names = st.lists(st.sampled_from(["X-Flag", "x-flag", "X-FLAG\n", "\nx-flag", "Σ", "XΣ", "xς", "İ", "i̇", "Precedence",
+                                   "precedence ", "Subject", ""]), max_size=4).map("".join)
+_entries = st.lists(st.one_of(st.fixed_dictionaries({"name": _names, "value": st.sampled_from(["a", "B"])}),
+                              st.fixed_dictionaries({"name": _names}), st.just({"value": "no name"}),
+                              st.just("no object"), st.fixed_dictionaries({"name": st.integers(), "value": st.just("n")})),
+                    max_size=8)
+
+
+@given(_entries, st.sets(_names.map(str.lower), max_size=3))
+def test_the_index_is_what_a_plain_loop_over_the_entries_gives(entries, wanted):
+    expected: dict = {}
+    for entry in entries:
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str) and "value" in entry:
+            if entry["name"].lower() in wanted:
+                expected.setdefault(entry["name"].lower(), []).append(entry["value"])
+    assert _ctx(entries, frozenset(wanted)).headers() == expected

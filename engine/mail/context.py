@@ -16,9 +16,11 @@ ADDRESS_BUDGET = 16 * 1024
 
 
 @lru_cache(maxsize=64)
-def _lengths(names: frozenset[str]) -> frozenset[int]:
-    """The lengths of a policy's header names (a frozenset keeps its hash: one lookup a record)."""
-    return frozenset(map(len, names))
+def _lengths(names: frozenset[str]) -> frozenset[int] | None:
+    """The lengths of a policy's header names (a frozenset keeps its hash: one lookup a record);
+    None when one is not ASCII: `"İ".lower()` is two characters, so only a name whose lower case
+    is ASCII has the length of its lower case."""
+    return frozenset(map(len, names)) if all(map(str.isascii, names)) else None
 
 
 class RecordContext:
@@ -41,11 +43,11 @@ class RecordContext:
             if type(entries) is list and wanted:
                 for entry in entries:
                     try:                        # an entry that is no object, or has no name, is no header
-                        if len(entry["name"]) not in lengths:
+                        name = entry["name"]
+                        if lengths is not None and len(name) not in lengths:
                             continue
                     except (TypeError, KeyError):
                         continue
-                    name = entry["name"]
                     if type(name) is str and type(entry) is dict:
                         key = name.lower()
                         if key in wanted and "value" in entry:
