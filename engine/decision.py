@@ -107,8 +107,9 @@ class Decision(Value):
 
     @classmethod
     def of_one(cls, r: RecordDecision, name: str, revision: str, event: Any) -> Decision:
-        """`combine([r], ...)`: the event of one record (what SES sends) decides as that record."""
-        return cls(r.disposition, r.rule, list(r.shadow), list(r.errors), name, revision, [r], event)
+        """`combine([r], ...)`: the event of one record (what SES sends) decides as that record, with
+        its lists (nothing changes a decision once made)."""
+        return cls(r.disposition, r.rule, r.shadow, r.errors, name, revision, [r], event)
 
     @classmethod
     def combine(cls, records: list[RecordDecision], name: str, revision: str, event: Any = None) -> Decision:

@@ -86,7 +86,16 @@ class Policy(Value):
         try:
             records = event.get("Records") if isinstance(event, dict) else None
             if type(records) is list and len(records) == 1 and not explain:     # what SES sends
-                return Decision.of_one(self._decide_record(records[0]), self.name, self.revision, event)
+                record = records[0]
+                ses = record.get("ses") if type(record) is dict and record.get("eventSource") == "aws:ses" else None
+                if type(ses) is dict and type(ses.get("mail")) is dict and type(ses.get("receipt")) is dict:
+                    try:            # a well-formed record (_evaluate_record's checks, inline)
+                        decided = self._decide(RecordContext(ses, self.header_names))
+                    except Exception as exc:  # noqa: BLE001
+                        decided = self._failed(exc, False)
+                else:
+                    decided = self._evaluate_record(record, False)      # says what is wrong with it
+                return Decision.of_one(decided, self.name, self.revision, event)
             if not isinstance(records, list) or not records:
                 reason = "event has no Records" if records is None else "event Records is empty or not a list"
                 return Decision.fallback(self.on_error, reason, event, self.name, self.revision)
@@ -95,16 +104,6 @@ class Policy(Value):
         except Exception as exc:  # noqa: BLE001 - the contract is: never raise, answer on_error
             return Decision.fallback(self.on_error, f"internal error: {type(exc).__name__}: {exc}", event,
                                      self.name, self.revision)
-
-    def _decide_record(self, record: Any) -> RecordDecision:
-        """`_evaluate_record` without explain, a well-formed record's checks inline."""
-        ses = record.get("ses") if type(record) is dict and record.get("eventSource") == "aws:ses" else None
-        if type(ses) is dict and type(ses.get("mail")) is dict and type(ses.get("receipt")) is dict:
-            try:
-                return self._decide(RecordContext(ses, self.header_names))
-            except Exception as exc:  # noqa: BLE001
-                return self._failed(exc, False)
-        return self._evaluate_record(record, False)      # says what is wrong with it
 
     def _evaluate_record(self, record: Any, explain: bool) -> RecordDecision:
         problem = _record_problem(record)

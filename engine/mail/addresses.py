@@ -216,7 +216,8 @@ def all_bare(strings: list[str]) -> bool:
     ASCII domain without an IDNA label (``xn--``) is lower-cased, never emptied, by normalisation;
     no "=?" or "--" can span two strings."""
     if len(strings) == 1:                   # one recipient, the usual: no list to join
-        return bare_lower(strings[0]) is not None or _bare(strings[0]) is not None
+        (raw,) = strings
+        return _BARE_ASCII.fullmatch(raw) is not None and "=?" not in raw and ("--" not in raw or _bare(raw) is not None)
     joined = ",".join(strings)
     if joined.count(",") != len(strings) - 1 or _BARE_LIST.fullmatch(joined) is None or "=?" in joined:
         return False
