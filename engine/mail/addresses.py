@@ -237,7 +237,14 @@ def _fast(raw: str) -> list[Address] | None:
 
 def _plain_mailboxes(raw: str) -> list[Address] | None:
     """``_fast`` past the bare address: a comma list of plain mailboxes."""
-    mailbox = _MAILBOX_ASCII if raw.isascii() else _MAILBOX
+    if raw.isascii():
+        whole = _MAILBOX_ASCII.fullmatch(raw)      # one ASCII mailbox, the usual: its local part is ASCII
+        if whole is not None:
+            address = _fast_address(whole.groups(), False)
+            return None if address is None else [address]
+        mailbox = _MAILBOX_ASCII
+    else:
+        mailbox = _MAILBOX
     match = mailbox.match(raw)
     if match is None:
         return None

@@ -192,10 +192,14 @@ _name_addresses_cached = lru_cache(maxsize=4096)(_name_addresses)
 
 
 def make(local: str, domain: str, display_name: str) -> Address | None:
-    domain = normalize_domain(domain)
+    """One address; `normalize_domain` and `name_addresses` inline for the usual domain and name
+    (every address of every event is made here)."""
+    domain = _normalize_domain_cached(domain) if len(domain) <= _MAX_CACHED_DOMAIN else _normalize_domain(domain)
     if not local or not domain:
         return None
-    return _tuple_new(Address, (local, domain, display_name, name_addresses(display_name) if display_name else ()))
+    if not display_name or (display_name.isascii() and "@" not in display_name):
+        return _tuple_new(Address, (local, domain, display_name, ()))
+    return _tuple_new(Address, (local, domain, display_name, name_addresses(display_name)))
 
 
 # --------------------------------------------------------------------------- RFC 2047
