@@ -224,8 +224,8 @@ class AddressSource(Source):
         cached = cache.get(self._values_key)
         if cached is None:
             parsed = cache.get(self._parsed_key)
-            if parsed is None:
-                parsed = self.parsed(ctx)
+            if parsed is None:              # `parsed`, inline
+                parsed = cache[self._parsed_key] = ctx.parse_all(self._strings(ctx), self._counted_key not in cache)
             value = self.part.value
             if value is None:
                 extract, cs = self.part.extract, self.case_sensitive
@@ -259,13 +259,15 @@ class AddressSource(Source):
     def count(self, ctx: RecordContext) -> int:
         """The number of addresses: the number of values of a part that has one per address.
         Strings that are each one bare address (nearly every recipient) are counted, not parsed."""
-        parsed = ctx.cache.get(self._parsed_key)
+        cache = ctx.cache
+        parsed = cache.get(self._parsed_key)
         if parsed is None:
             strings = self._strings(ctx)
-            if self._counted_key not in ctx.cache and ctx.count_bare(strings):
-                ctx.cache[self._counted_key] = True
+            counted = self._counted_key in cache
+            if not counted and ctx.count_bare(strings):
+                cache[self._counted_key] = True
                 return len(strings)
-            parsed = self.parsed(ctx)
+            parsed = cache[self._parsed_key] = ctx.parse_all(strings, not counted)
         return sum(map(len, parsed))
 
     def per_address(self, ctx: RecordContext) -> list[list[str]] | None:
