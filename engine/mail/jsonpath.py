@@ -336,8 +336,11 @@ def _generate(segments: list[tuple[str, Any]]) -> Any:
     """
     single = all(kind in ("key", "index") for kind, _ in segments)
     constants: dict[str, Any] = {"MISSING": MISSING, "SEQUENCE": (list, tuple), "NOTHING": _NOTHING}
-    walk, depth, start = _leading_keys(segments, constants)
-    for i, (kind, arg) in enumerate(segments[start:], start):
+    # A path ending in `[*]` (`from[*]`, `recipients[*]`) adds the last container's items at once.
+    every = len(segments) > 1 and segments[-1][0] == "all"
+    steps = segments[:-1] if every else segments
+    walk, depth, start = _leading_keys(steps, constants)
+    for i, (kind, arg) in enumerate(steps[start:], start):
         constants[f"a{i}"] = arg
         template = _TEMPLATES[kind]
         walk += [" " * depth + line.format(i=i, o=i + 1, a=f"a{i}") for line in template]
@@ -347,6 +350,10 @@ def _generate(segments: list[tuple[str, Any]]) -> Any:
     if single:
         lines = ["def getter(v0):", *walk, f"{indent}return [v{last}]", " return []",
                  "def one(v0):", *walk, f"{indent}return v{last}", " return MISSING"]
+    elif every:
+        v = f"v{last - 1}"
+        lines = ["def getter(v0):", " out = []", *walk, f"{indent}out.extend({v} if isinstance({v}, SEQUENCE) else "
+                 f"{v}.values() if isinstance({v}, dict) else ())", " return out"]
     else:
         lines = ["def getter(v0):", " out = []", *walk, f"{indent}out.append(v{last})", " return out"]
     exec(compile("\n".join(lines), "<jsonpath getter>", "exec"), constants)  # noqa: S102
