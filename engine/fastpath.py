@@ -117,7 +117,8 @@ def _test(node: Test) -> Predicate:
             (lambda ctx: not members.isdisjoint(values(ctx)))
     texts = getattr(check.pred, "ascii_texts", None)
     if texts is not None and one is not None:
-        return _in_on_one(check.pred, one, *texts, negated)
+        field = node.source.field
+        return _in_on_one(check.pred, one, *texts, negated, field.values if field is not None else ())
     return (_negation if negated else _positive)(check.pred, values, one)
 
 
@@ -132,14 +133,27 @@ def _count(count: Callable[[RecordContext], int], check: CountCheck) -> Predicat
     return lambda ctx: test(count(ctx), limit) is not negated
 
 
-def _in_on_one(pred: Callable, one: Callable, texts: frozenset[str], fold: bool, negated: bool) -> Predicate:
-    """`in` (or `not_in`) on a field of one value: ASCII text looked up here, as `pred` would."""
+def _in_on_one(pred: Callable, one: Callable, texts: frozenset[str], fold: bool, negated: bool,
+               declared: tuple[str, ...]) -> Predicate:
+    """`in` (or `not_in`) on a field of one value: ASCII text looked up here, as `pred` would; the
+    answer for each value the field declares (a verdict's PASS, FAIL, ...) worked out at load."""
     def holds(ctx: RecordContext) -> bool:
         value = one(ctx.ses)
         if type(value) is str and value.isascii():
             return ((value.lower() if fold else value) in texts) is not negated
         return (value is not MISSING and pred(value, ctx)) is not negated
-    return holds
+    answers = {v: ((v.lower() if fold else v) in texts) is not negated for v in declared if v.isascii()}
+    if not answers:
+        return holds
+
+    def holds_declared(ctx: RecordContext) -> bool:
+        value = one(ctx.ses)
+        if type(value) is str:
+            answer = answers.get(value)
+            if answer is not None:
+                return answer
+        return holds(ctx)
+    return holds_declared
 
 
 def _positive(pred: Callable, values: Callable, one: Callable | None) -> Predicate:

@@ -78,7 +78,7 @@ class Policy(Value):
         # compiled, the tree's own walk), with what the rule does when it holds.
         memo: dict = {}
         holds = (lambda condition: compile_condition(condition, memo)) if self.compiled else tree_walk
-        self._plan = tuple((holds(r.condition), r.name, r.disposition, r.mode == "shadow", r.actions)
+        self._plan = tuple((holds(r.condition), (r.name, r.disposition, r.mode == "shadow", r.actions))
                            for r in self._active)
 
     def evaluate(self, event: Any, explain: bool = False) -> Decision:
@@ -124,8 +124,9 @@ class Policy(Value):
     def _decide(self, ctx: RecordContext) -> RecordDecision:
         shadow: list[str] = []
         collected: Collected | None = None
-        for holds, name, disposition, is_shadow, actions in self._plan:
+        for holds, rule in self._plan:
             if holds(ctx):
+                name, disposition, is_shadow, actions = rule
                 if is_shadow:
                     shadow.append(name)
                 if actions:

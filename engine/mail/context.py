@@ -16,11 +16,15 @@ ADDRESS_BUDGET = 16 * 1024
 
 
 @lru_cache(maxsize=64)
-def _lengths(names: frozenset[str]) -> frozenset[int] | None:
-    """The lengths of a policy's header names (a frozenset keeps its hash: one lookup a record);
-    None when one is not ASCII: `"İ".lower()` is two characters, so only a name whose lower case
-    is ASCII has the length of its lower case."""
-    return frozenset(map(len, names)) if all(map(str.isascii, names)) else None
+def _lengths(names: frozenset[str]) -> frozenset[int]:
+    """The lengths a header name may have to lower-case to one of `names` (a frozenset keeps its
+    hash: one lookup a record). Lower-casing never shortens a name and lengthens only a name
+    holding "İ" (to a non-ASCII "i̇"): an ASCII name is matched by names of its length, another
+    by names no longer than it."""
+    lengths: set[int] = set()
+    for name in names:
+        lengths.update([len(name)] if name.isascii() else range(1, len(name) + 1))
+    return frozenset(lengths)
 
 
 class RecordContext:
@@ -44,7 +48,7 @@ class RecordContext:
                 for entry in entries:
                     try:                        # an entry that is no object, or has no name, is no header
                         name = entry["name"]
-                        if lengths is not None and len(name) not in lengths:
+                        if len(name) not in lengths:
                             continue
                     except (TypeError, KeyError):
                         continue

@@ -347,7 +347,10 @@ def _generate(segments: list[tuple[str, Any]]) -> Any:
         inner = template[-1]      # the next segment goes inside its block, or beside its statement
         depth += len(inner) - len(inner.lstrip()) + inner.endswith(":")
     last, indent = len(segments), " " * depth
-    if single:
+    if single and 0 < start == last:      # member names only: `one` is the chain of gets itself
+        lines = ["def getter(v0):", *walk, f"{indent}return [v{last}]", " return []",
+                 "def one(v0):", *[line.replace(f"v{last} = ", "return ") for line in walk[:4]]]
+    elif single:
         lines = ["def getter(v0):", *walk, f"{indent}return [v{last}]", " return []",
                  "def one(v0):", *walk, f"{indent}return v{last}", " return MISSING"]
     elif every:
