@@ -34,7 +34,7 @@ BUDGET_HINT = ("a repeated Unicode class such as `\\pL{300}` compiles to hundred
 def re2_module() -> Any:
     """google-re2, imported at its first use: importing it costs a cold start about 3 ms and
     2.6 MB of memory, and a policy without `matches`, `glob` or long lists never compiles a
-    pattern (mail reaches RE2 only through the address fallback and RFC 2047 decoding)."""
+    pattern (mail reaches RE2 only through the address fallback)."""
     import re2
     return re2
 
