@@ -106,7 +106,7 @@ def _test(node: Test) -> Predicate:
     values, one = node.source.values, _one_value(node.source)
     check = node.value_checks[0] if node.value_checks else node.set_checks[0]
     if type(check) is CountCheck and type(node.source) is AddressSource and node.source.part.value is not None:
-        return _count(node.source.count, check)             # one value per address: count addresses
+        return _count(node.source, check)                   # one value per address: count addresses
     if check.whole:
         whole = check.pred
         return lambda ctx: whole(values(ctx), ctx)
@@ -122,15 +122,27 @@ def _test(node: Test) -> Predicate:
     return (_negation if negated else _positive)(check.pred, values, one)
 
 
-def _count(count: Callable[[RecordContext], int], check: CountCheck) -> Predicate:
-    """`count: {...}` on the number of addresses; one comparison (`gt: 10`) inline."""
+def _count(source: AddressSource, check: CountCheck) -> Predicate:
+    """`count: {...}` on the number of addresses; one comparison (`gt: 10`) inline, decided by the
+    bound `at_most` gives when the count's answer is the same from none up to the bound (every
+    comparison a count takes is monotone in it), which spares parsing one recipient to learn it
+    is one address."""
+    count = source.count
     compare = getattr(check.checks[0].pred, "compare", None) if len(check.checks) == 1 else None
     if compare is None:
         counts = check.counts
         return lambda ctx: counts(count(ctx))
     test, limit = compare
     negated = check.checks[0].negated
-    return lambda ctx: test(count(ctx), limit) is not negated
+    at_most = source.at_most
+    at_none = test(0, limit) is not negated
+
+    def holds(ctx: RecordContext) -> bool:
+        bound = at_most(ctx)
+        if bound is not None and (test(bound, limit) is not negated) is at_none:
+            return at_none
+        return test(count(ctx), limit) is not negated
+    return holds
 
 
 def _in_on_one(pred: Callable, one: Callable, texts: frozenset[str], fold: bool, negated: bool,

@@ -84,23 +84,30 @@ class Policy(Value):
     def evaluate(self, event: Any, explain: bool = False) -> Decision:
         """The decision for a whole Lambda event; any failure becomes `on_error` with its reason."""
         try:
-            records = event.get("Records") if isinstance(event, dict) else None
-            if type(records) is list and len(records) == 1 and not explain:     # what SES sends
-                record = records[0]
-                ses = record.get("ses") if type(record) is dict and record.get("eventSource") == "aws:ses" else None
-                if type(ses) is dict and type(ses.get("mail")) is dict and type(ses.get("receipt")) is dict:
-                    try:            # a well-formed record (_evaluate_record's checks, inline)
+            if not explain:
+                try:                # what SES sends: one well-formed record (_evaluate_record's checks)
+                    records = event["Records"]
+                    record = records[0]
+                    ses = record["ses"]
+                    well_formed = (type(records) is list and len(records) == 1 and type(record) is dict
+                                   and type(ses) is dict and type(ses["mail"]) is dict
+                                   and type(ses["receipt"]) is dict and record["eventSource"] == "aws:ses")
+                except Exception:  # noqa: BLE001 - the general route below says what is wrong
+                    well_formed = False
+                if well_formed:
+                    try:
                         decided = self._decide(RecordContext(ses, self.header_names))
                     except Exception as exc:  # noqa: BLE001
                         decided = self._failed(exc, False)
-                else:
-                    decided = self._evaluate_record(record, False)      # says what is wrong with it
-                return Decision.of_one(decided, self.name, self.revision, event)
+                    return Decision.of_one(decided, self.name, self.revision, event)
+            records = event.get("Records") if isinstance(event, dict) else None
+            if type(records) is list and len(records) == 1 and not explain:
+                return Decision.of_one(self._evaluate_record(records[0], False), self.name, self.revision, event)
             if not isinstance(records, list) or not records:
                 reason = "event has no Records" if records is None else "event Records is empty or not a list"
                 return Decision.fallback(self.on_error, reason, event, self.name, self.revision)
-            decided = [self._evaluate_record(r, explain) for r in records]
-            return Decision.combine(decided, self.name, self.revision, event)
+            decided_all = [self._evaluate_record(r, explain) for r in records]
+            return Decision.combine(decided_all, self.name, self.revision, event)
         except Exception as exc:  # noqa: BLE001 - the contract is: never raise, answer on_error
             return Decision.fallback(self.on_error, f"internal error: {type(exc).__name__}: {exc}", event,
                                      self.name, self.revision)

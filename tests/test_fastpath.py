@@ -133,3 +133,63 @@ def test_engine_cases(text, event):
     old = new.walking()
     assert new.evaluate(event).to_dict() == old.evaluate(event).to_dict()
     assert new.evaluate(event, explain=True).to_dict() == old.evaluate(event, explain=True).to_dict()
+
+
+# A count decided by its bound (the number of "@"), without parsing: the strings are charged to the
+# address budget when the walk would charge them, and parsed later by the route the walk took then.
+BUDGET_POLICY = """version: 1
+rules:
+  - name: many
+    when: {recipients: {count: {gt: 3}}}
+    disposition: STOP_RULE
+  - name: long-from
+    when: {from.domain: bad.example}
+    disposition: STOP_RULE
+  - name: names
+    when: {recipients.display_name: {contains: "a  b"}}
+    disposition: STOP_RULE_SET
+"""
+
+
+def _budget_event(recipients: list[str], from_length: int) -> dict:
+    mail = {"source": "s@x.example", "messageId": "m", "headers": [],
+            "commonHeaders": {"from": ["f" * from_length + "@big.example"], "subject": "s"}}
+    receipt = {"recipients": recipients, "spfVerdict": {"status": "PASS"}}
+    return {"Records": [{"eventSource": "aws:ses", "ses": {"mail": mail, "receipt": receipt}}]}
+
+
+@pytest.mark.parametrize("recipients, from_length, rule", [
+    (['"A  B" <r@x.example>'], 17_000, "names"),            # counted by its bound; parsed after the From
+    (['"A  B" <r@x.example>'] * 3, 100, "names"),           # past the budget later, not when counted
+    (["r@x.example", "q@x.example, p@x.example", "t@x.example"], 100, "many"),   # bound 4 > 3: counted
+    (["a@x.example"] * 4, 17_000, "many"),                  # bare: counted whole
+    (['"x@y" <r@x.example>'] * 2, 100, None),               # two "@" each: bound 4 > 3, count 2
+    (["r" * 16_500 + "@x.example", '"A  B" <r@x.example>'], 100, None),   # past the budget: the fallback reads "A B"
+    ([7, None, '"A  B" <r@x.example>'], 100, "names"),      # not all strings: parsed now
+])
+def test_a_count_decided_by_its_bound_leaves_parsing_as_the_walk_does(recipients, from_length, rule):
+    event = _budget_event(recipients, from_length)
+    compiled = load_policy_text(BUDGET_POLICY)
+    assert compiled.evaluate(event).to_dict() == compiled.walking().evaluate(event).to_dict()
+    assert compiled.evaluate(event).rule == rule
+
+
+def test_every_comparison_a_count_takes_is_monotone_in_the_count():
+    """`_count` decides by a bound when the answer at 0 and at the bound agree: that needs every
+    operator whose predicate carries `compare` to be monotone in the number compared."""
+    from engine.mail.operators import OPERATORS
+    from engine.mail.values import ValueForm
+    compared = 0
+    for operator in OPERATORS.values():
+        if not operator.counts:
+            continue
+        for limit in (0, 1, 3, 2.5):
+            argument = limit if operator.arg == "number" else [str(limit)] if operator.arg == "literals" else str(limit)
+            compare = getattr(operator.build(argument, ValueForm("number")), "compare", None)
+            if compare is None:
+                continue
+            compared += 1
+            test, bound = compare
+            answers = [test(n, bound) for n in range(8)]
+            assert answers in (sorted(answers), sorted(answers, reverse=True)), operator.name
+    assert compared == 4 * 4        # gt, gte, lt, lte

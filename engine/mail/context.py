@@ -59,30 +59,43 @@ class RecordContext:
             self._headers = index
         return self._headers
 
-    def parse_all(self, strings: list[Any], charge: bool = True) -> list[list[addresses.Address]]:
+    def parse_all(self, strings: list[Any], charge: bool = True,
+                  fallback: bool | None = None) -> list[list[addresses.Address]]:
         """Each string of a field parsed (a value that is no string has no address), switching to the
         linear fallback once the record's address strings exceed their budget. `charge=False`:
-        `count_bare` has charged these strings to the budget already."""
+        the strings were charged to the budget already, and `fallback` is the route decided then
+        for all of them."""
         parse, out = addresses.parse_addresses, []
         for raw in strings:
             if isinstance(raw, str):
                 if charge:
                     self._address_chars += len(raw)
-                out.append(parse(raw, fallback=self._address_chars > ADDRESS_BUDGET))
+                out.append(parse(raw, fallback=self._address_chars > ADDRESS_BUDGET if fallback is None else fallback))
             else:
                 out.append([])
         return out
 
-    def count_bare(self, strings: list[Any]) -> bool:
+    def count_bare(self, strings: list[Any], charge: bool = True) -> bool:
         """Whether every string is one bare address, which every route of `parse_all` reads alike:
         then their number is their count of addresses, and they are charged to the budget as
-        `parse_all` would charge them (True); otherwise nothing is charged (False)."""
+        `parse_all` would charge them, unless charged already (True); otherwise nothing is
+        charged (False)."""
         try:
             if not strings or not addresses.all_bare(strings):
                 return False
         except TypeError:           # a value that is no string: joining them refuses it
             return False
-        self._address_chars += sum(map(len, strings))
+        if charge:
+            self._address_chars += sum(map(len, strings))
+        return True
+
+    def charge_within(self, chars: int) -> bool:
+        """Charge `chars` of address text if the budget holds them all, so that each of its strings,
+        parsed later, takes the route it would take now (none past the budget); otherwise charge
+        nothing (False)."""
+        if self._address_chars + chars > ADDRESS_BUDGET:
+            return False
+        self._address_chars += chars
         return True
 
     def charge(self, chars: int) -> None:

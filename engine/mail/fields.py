@@ -201,7 +201,8 @@ class AddressSource(Source):
         self.case_sensitive = case_sensitive
         # String keys: their hash is cached, a tuple's is recomputed at every lookup.
         self._parsed_key = f"addresses:{base.lower()}"
-        self._counted_key = f"counted:{base.lower()}"       # counted by count_bare, charged already
+        # Charged to the budget before any parse (counted, bounded, or read bare): the route then decided.
+        self._counted_key = f"counted:{base.lower()}"
         self._values_key = f"part:{base.lower()}.{part.name}:{int(case_sensitive)}"
         self._key = text_key(case_sensitive)
         self._strings = strings.values
@@ -216,16 +217,22 @@ class AddressSource(Source):
         cache = ctx.cache
         cached = cache.get(self._parsed_key)
         if cached is None:
-            cached = cache[self._parsed_key] = ctx.parse_all(self._strings(ctx), self._counted_key not in cache)
+            cached = cache[self._parsed_key] = self._parse(ctx, self._strings(ctx))
         return cached
+
+    def _parse(self, ctx: RecordContext, strings: list[Any]) -> list[list[addresses.Address]]:
+        """`parse_all`, charging the strings unless they were charged before a parse (then with the
+        route decided when they were)."""
+        route = ctx.cache.get(self._counted_key)
+        return ctx.parse_all(strings, route is None, route)
 
     def values(self, ctx: RecordContext) -> list[str]:
         cache = ctx.cache
         cached = cache.get(self._values_key)
         if cached is None:
             parsed = cache.get(self._parsed_key)
-            if parsed is None:              # `parsed`, inline
-                parsed = cache[self._parsed_key] = ctx.parse_all(self._strings(ctx), self._counted_key not in cache)
+            if parsed is None:
+                parsed = cache[self._parsed_key] = self._parse(ctx, self._strings(ctx))
             value = self.part.value
             if value is None:
                 extract, cs = self.part.extract, self.case_sensitive
@@ -250,7 +257,7 @@ class AddressSource(Source):
                 bare = cache[self._bare_key] = False if lowered is None else (raw, lowered)
                 if bare:
                     ctx.charge(len(raw))
-                    cache[self._counted_key] = True
+                    cache[self._counted_key] = False      # a bare address: every route reads it alike
             if not bare:
                 return AddressSource.values(self, ctx)
             cached = cache[self._values_key] = [self.part.bare(*bare, self.case_sensitive)]
@@ -263,12 +270,30 @@ class AddressSource(Source):
         parsed = cache.get(self._parsed_key)
         if parsed is None:
             strings = self._strings(ctx)
-            counted = self._counted_key in cache
-            if not counted and ctx.count_bare(strings):
-                cache[self._counted_key] = True
+            charged = self._counted_key in cache
+            if ctx.count_bare(strings, not charged):
+                if not charged:
+                    cache[self._counted_key] = False      # bare addresses: every route reads them alike
                 return len(strings)
-            parsed = cache[self._parsed_key] = ctx.parse_all(strings, not counted)
+            parsed = cache[self._parsed_key] = self._parse(ctx, strings)
         return sum(map(len, parsed))
+
+    def at_most(self, ctx: RecordContext) -> int | None:
+        """A bound of the number of addresses without parsing: the number of "@" in the strings
+        (every route reads an address from text holding an "@" of its own), the strings charged
+        to the budget as parsing them now would charge them. None (nothing charged) when they
+        were parsed or charged already, are not all strings, or would cross the budget."""
+        cache = ctx.cache
+        if self._parsed_key in cache or self._counted_key in cache:
+            return None
+        try:
+            joined = "".join(self._strings(ctx))
+        except TypeError:
+            return None
+        if not ctx.charge_within(len(joined)):
+            return None
+        cache[self._counted_key] = False                  # within the budget: no string takes the fallback
+        return joined.count("@")
 
     def per_address(self, ctx: RecordContext) -> list[list[str]] | None:
         """For `match: all`: each address's part values; None when a string yields no address."""
