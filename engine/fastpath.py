@@ -118,7 +118,8 @@ def _test(node: Test) -> Predicate:
     texts = getattr(check.pred, "ascii_texts", None)
     if texts is not None and one is not None:
         field = node.source.field
-        return _in_on_one(check.pred, one, *texts, negated, field.values if field is not None else ())
+        return _in_on_one(check.pred, one, *texts, negated, field.values if field is not None else (),
+                          node.source.getters[0].keys)
     return (_negation if negated else _positive)(check.pred, values, one)
 
 
@@ -146,7 +147,7 @@ def _count(source: AddressSource, check: CountCheck) -> Predicate:
 
 
 def _in_on_one(pred: Callable, one: Callable, texts: frozenset[str], fold: bool, negated: bool,
-               declared: tuple[str, ...]) -> Predicate:
+               declared: tuple[str, ...], keys: tuple[str, ...] | None) -> Predicate:
     """`in` (or `not_in`) on a field of one value: ASCII text looked up here, as `pred` would; the
     answer for each value the field declares (a verdict's PASS, FAIL, ...) worked out at load."""
     def holds(ctx: RecordContext) -> bool:
@@ -157,6 +158,8 @@ def _in_on_one(pred: Callable, one: Callable, texts: frozenset[str], fold: bool,
     answers = {v: ((v.lower() if fold else v) in texts) is not negated for v in declared if v.isascii()}
     if not answers:
         return holds
+    if keys is not None and len(keys) in (2, 3):
+        return _declared_by_keys(keys, answers, holds)
 
     def holds_declared(ctx: RecordContext) -> bool:
         value = one(ctx.ses)
@@ -166,6 +169,34 @@ def _in_on_one(pred: Callable, one: Callable, texts: frozenset[str], fold: bool,
                 return answer
         return holds(ctx)
     return holds_declared
+
+
+_EMPTY: dict = {}   # what a missing member of the path reads as (never written to)
+
+
+def _declared_by_keys(keys: tuple[str, ...], answers: dict[str, bool], otherwise: Predicate) -> Predicate:
+    """A declared value's answer read through the path's gets inline (`receipt.spfVerdict.status`,
+    `receipt.dmarcPolicy`): the path's `one` without a call of its own. Anything but a declared
+    value, or a member that is no object, goes to `otherwise`, which reads it again."""
+    if len(keys) == 3:
+        first, second, third = keys
+
+        def holds3(ctx: RecordContext) -> bool:
+            try:
+                answer = answers.get(ctx.ses.get(first, _EMPTY).get(second, _EMPTY).get(third))
+            except (AttributeError, TypeError):     # no object on the way, or an unhashable value
+                return otherwise(ctx)
+            return otherwise(ctx) if answer is None else answer
+        return holds3
+    first, second = keys
+
+    def holds2(ctx: RecordContext) -> bool:
+        try:
+            answer = answers.get(ctx.ses.get(first, _EMPTY).get(second))
+        except (AttributeError, TypeError):
+            return otherwise(ctx)
+        return otherwise(ctx) if answer is None else answer
+    return holds2
 
 
 def _positive(pred: Callable, values: Callable, one: Callable | None) -> Predicate:

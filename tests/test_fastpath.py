@@ -96,6 +96,11 @@ _text = st.one_of(st.sampled_from(_ADDRESSES), st.text(max_size=40),
                   st.from_regex(r"[a-z]{1,8}@[a-z]{1,8}\.(example|com|net)", fullmatch=True))
 _json = st.one_of(_text, st.none(), st.integers(), st.booleans(), st.lists(_text, max_size=3))
 _verdict = st.sampled_from(["PASS", "FAIL", "GRAY", "PROCESSING_FAILED", "DISABLED", "pass", "", None])
+# Mostly SES's shape; sometimes a verdict that is no object, or a status that is no string (a list,
+# an object: unhashable), which the declared-value shortcut must hand to the general test.
+_verdict_object = st.one_of(
+    st.fixed_dictionaries({"status": _verdict}), st.fixed_dictionaries({"status": st.one_of(
+        _json, st.dictionaries(_text, _text, max_size=1))}), _json)
 _SUBJECTS = ["[CASE-104233] Anvil", "ALARM: api", "Out of office", "invoice overdue", "viagra", "Re: x"]
 
 
@@ -106,9 +111,9 @@ def _event(draw) -> dict:
         common["replyTo"] = draw(st.lists(_text, max_size=2))
     headers = [{"name": draw(st.sampled_from(["X-Spam-Flag", "Precedence", "X-Priority", "Reply-To", "From"])),
                 "value": draw(_json)} for _ in range(draw(st.integers(0, 4)))]
-    receipt = {f"{v}Verdict": {"status": draw(_verdict)} for v in ("spf", "dkim", "dmarc", "spam", "virus")}
-    receipt.update(recipients=draw(st.lists(_text, max_size=20)), dmarcPolicy=draw(st.sampled_from(
-        ["reject", "quarantine", "none", None])))
+    receipt = {f"{v}Verdict": draw(_verdict_object) for v in ("spf", "dkim", "dmarc", "spam", "virus")}
+    receipt.update(recipients=draw(st.lists(_text, max_size=20)), dmarcPolicy=draw(st.one_of(st.sampled_from(
+        ["reject", "quarantine", "none", "REJECT", None]), _json, st.dictionaries(_text, _text, max_size=1))))
     mail = {"source": draw(_json), "commonHeaders": common, "headers": headers, "destination": draw(st.lists(_text))}
     record = {"eventSource": "aws:ses", "ses": {"mail": mail, "receipt": receipt}}
     return {"Records": [record] * draw(st.integers(1, 2))}

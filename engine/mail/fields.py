@@ -208,7 +208,7 @@ class AddressSource(Source):
         self._strings = strings.values
         one = strings.getters[0].one if type(strings) is PathSource and len(strings.getters) == 1 else None
         if one is not None and part.bare is not None:      # one string: the envelope sender, Return-Path
-            self._one = one
+            self._one, self._bare = one, part.bare
             self._bare_key = f"bare:{base.lower()}"
             self.values = self._values_of_one     # type: ignore[method-assign]
 
@@ -260,7 +260,7 @@ class AddressSource(Source):
                     cache[self._counted_key] = False      # a bare address: every route reads it alike
             if not bare:
                 return AddressSource.values(self, ctx)
-            cached = cache[self._values_key] = [self.part.bare(*bare, self.case_sensitive)]
+            cached = cache[self._values_key] = [self._bare(*bare, self.case_sensitive)]
         return cached
 
     def count(self, ctx: RecordContext) -> int:

@@ -61,6 +61,7 @@ class Getter(Protocol):
     expr: jp.JSONPath | None      # the parsed path, for lint (None when built from pre-parsed steps)
     warnings: tuple[str, ...]     # jsonpath_ng deprecation notices raised while parsing
     one: Callable[[Any], Any] | None   # paths selecting at most one value: that value, or MISSING
+    keys: tuple[str, ...] | None  # a path of member names only: the names (`one` is their chain of gets)
 
     def __call__(self, obj: Any) -> list[Any]: ...
 
@@ -362,6 +363,7 @@ def _generate(segments: list[tuple[str, Any]]) -> Any:
     exec(compile("\n".join(lines), "<jsonpath getter>", "exec"), constants)  # noqa: S102
     getter = constants["getter"]
     getter.one = constants.get("one")
+    getter.keys = tuple(arg for _, arg in segments) if single and 0 < start == last else None
     return getter
 
 
@@ -395,5 +397,5 @@ def _fallback(expr: jp.JSONPath) -> Any:
         except Exception:
             return []
 
-    getter.one = None
+    getter.one = getter.keys = None
     return getter
