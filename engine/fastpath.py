@@ -11,7 +11,7 @@ holds the two routes equal on the corpus, the engine cases and generated events.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 from engine.conditions import AllOf, AnyOf, Condition, CountCheck, Named, Not, Test
 from engine.mail.context import RecordContext
@@ -56,6 +56,29 @@ def _compile(node: Condition, memo: dict[int, Predicate]) -> Predicate:
     if kind is Test:
         return _test(node)                            # type: ignore[arg-type]
     return node.test                                  # `where` and anything new: the node's own walk
+
+
+def compile_plan(plan: tuple[tuple[Predicate, tuple[str, str | None, bool, tuple]], ...], default: str,
+                 decided: Callable[[str, str | None, list[str]], Any]) -> Callable[[RecordContext], Any] | None:
+    """`Policy._decide`'s loop over the rules as one generated function: a test and what follows
+    per rule, without the loop's unpacking; None when a rule has actions (their collection stays
+    in the loop). The source holds only names made here; the closures, rule names and
+    dispositions are passed in as constants, never written into it."""
+    if any(actions for _, (_, _, _, actions) in plan):
+        return None
+    constants: dict[str, Any] = {"decided": decided, "default": default}
+    lines = ["def decide(ctx):", " shadow = []"]
+    for i, (holds, (name, disposition, is_shadow, _)) in enumerate(plan):
+        constants[f"h{i}"], constants[f"n{i}"], constants[f"d{i}"] = holds, name, disposition
+        if is_shadow:
+            lines += [f" if h{i}(ctx):", f"  shadow.append(n{i})"]
+        elif disposition is not None:
+            lines += [f" if h{i}(ctx):", f"  return decided(d{i}, n{i}, shadow)"]
+        else:                       # decides nothing, but its tests run (they charge the address budget)
+            lines.append(f" h{i}(ctx)")
+    lines.append(" return decided(default, None, shadow)")
+    exec(compile("\n".join(lines), "<rule plan>", "exec"), constants)  # noqa: S102
+    return constants["decide"]
 
 
 def _all(children: tuple[Predicate, ...]) -> Predicate:

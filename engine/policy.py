@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 from engine.actionplan import ActionPlan, Collected
 from engine.conditions import NOWHERE, Condition, Pos
 from engine.decision import Decision, RecordDecision
-from engine.fastpath import compile_condition, tree_walk
+from engine.fastpath import compile_condition, compile_plan, tree_walk
 from engine.mail.context import RecordContext
 from engine.valueclass import Value
 
@@ -48,8 +48,8 @@ def _record_problem(record: Any) -> str | None:
 
 class Policy(Value):
     __slots__ = ("name", "revision", "file", "default", "on_error", "rules", "description", "lists", "conditions",
-                 "header_names", "list_at", "condition_at", "list_files", "compiled", "_active", "_plan")
-    _not_compared = ("compiled", "_active", "_plan")
+                 "header_names", "list_at", "condition_at", "list_files", "compiled", "_active", "_plan", "_decides")
+    _not_compared = ("compiled", "_active", "_plan", "_decides")
 
     def __init__(self, name: str, revision: str, file: str, default: str, on_error: str, rules: list[Rule],
                  description: str | None = None, lists: dict[str, list] | None = None,
@@ -80,6 +80,9 @@ class Policy(Value):
         holds = (lambda condition: compile_condition(condition, memo)) if self.compiled else tree_walk
         self._plan = tuple((holds(r.condition), (r.name, r.disposition, r.mode == "shadow", r.actions))
                            for r in self._active)
+        # `_decide` as one generated function where no rule has actions (and the policy is compiled).
+        self._decides = (compile_plan(self._plan, self.default, RecordDecision) if self.compiled else None) \
+            or self._decide
 
     def evaluate(self, event: Any, explain: bool = False) -> Decision:
         """The decision for a whole Lambda event; any failure becomes `on_error` with its reason."""
@@ -96,7 +99,7 @@ class Policy(Value):
                     well_formed = False
                 if well_formed:
                     try:
-                        decided = self._decide(RecordContext(ses, self.header_names))
+                        decided = self._decides(RecordContext(ses, self.header_names))
                     except Exception as exc:  # noqa: BLE001
                         decided = self._failed(exc, False)
                     return Decision.of_one(decided, self.name, self.revision, event)
@@ -120,7 +123,7 @@ class Policy(Value):
 
     def _run(self, ctx: RecordContext, explain: bool) -> RecordDecision:
         try:
-            return self._explain(ctx) if explain else self._decide(ctx)
+            return self._explain(ctx) if explain else self._decides(ctx)
         except Exception as exc:  # noqa: BLE001
             return self._failed(exc, explain)
 

@@ -198,3 +198,24 @@ def test_every_comparison_a_count_takes_is_monotone_in_the_count():
             answers = [test(n, bound) for n in range(8)]
             assert answers in (sorted(answers), sorted(answers, reverse=True)), operator.name
     assert compared == 4 * 4        # gt, gte, lt, lte
+
+
+def test_the_generated_rule_plan_decides_as_the_loop_and_never_runs_rule_text():
+    """`compile_plan` writes only its own names: a rule name written as code stays a name."""
+    from engine.decision import RecordDecision
+    from engine.fastpath import compile_plan
+    calls: list[str] = []
+
+    def test(answer: bool, label: str):
+        return lambda ctx: calls.append(label) or answer
+    name = '"); import os; os._exit(3); ("'
+    plan = ((test(True, "shadow"), ("watch", "STOP_RULE", True, ())),
+            (test(True, "decides nothing"), ("route", None, False, ())),
+            (test(False, "no"), ("never", "STOP_RULE_SET", False, ())),
+            (test(True, "yes"), (name, "STOP_RULE", False, ())),
+            (test(True, "after"), ("unreached", "CONTINUE", False, ())))
+    decided = compile_plan(plan, "CONTINUE", RecordDecision)(object())
+    assert (decided.disposition, decided.rule, decided.shadow) == ("STOP_RULE", name, ["watch"])
+    assert calls == ["shadow", "decides nothing", "no", "yes"]
+    assert compile_plan(plan[:1] + ((test(True, "x"), ("act", None, False, ("an action",))),),
+                        "CONTINUE", RecordDecision) is None      # actions: the loop collects them

@@ -179,8 +179,8 @@ def _fast_address(groups: tuple, like_fallback: bool) -> Address | None:
         name = _unquote(quoted)
         if like_fallback:
             name = " ".join(name.split())
-    elif phrase is not None:
-        name = _phrase_name(phrase, gap)
+    elif phrase is not None:     # a plain phrase (no encoded word, single spaces) is its own name
+        name = phrase if "=?" not in phrase and "\t" not in phrase and "  " not in phrase else _phrase_name(phrase, gap)
         if name is None:
             return None
     else:

@@ -231,8 +231,9 @@ class AddressSource(Source):
         cached = cache.get(self._values_key)
         if cached is None:
             parsed = cache.get(self._parsed_key)
-            if parsed is None:
-                parsed = cache[self._parsed_key] = self._parse(ctx, self._strings(ctx))
+            if parsed is None:              # `_parse`, inline
+                route = cache.get(self._counted_key)
+                parsed = cache[self._parsed_key] = ctx.parse_all(self._strings(ctx), route is None, route)
             value = self.part.value
             if value is None:
                 extract, cs = self.part.extract, self.case_sensitive
