@@ -179,19 +179,9 @@ def _in_on_one(pred: Callable, one: Callable, texts: frozenset[str], fold: bool,
             return ((value.lower() if fold else value) in texts) is not negated
         return (value is not MISSING and pred(value, ctx)) is not negated
     answers = {v: ((v.lower() if fold else v) in texts) is not negated for v in declared if v.isascii()}
-    if not answers:
-        return holds
-    if keys is not None and len(keys) in (2, 3):
+    if answers and keys is not None and len(keys) in (2, 3):     # every verdict and enum field
         return _declared_by_keys(keys, answers, holds)
-
-    def holds_declared(ctx: RecordContext) -> bool:
-        value = one(ctx.ses)
-        if type(value) is str:
-            answer = answers.get(value)
-            if answer is not None:
-                return answer
-        return holds(ctx)
-    return holds_declared
+    return holds
 
 
 _EMPTY: dict = {}   # what a missing member of the path reads as (never written to)

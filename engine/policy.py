@@ -104,8 +104,6 @@ class Policy(Value):
                         decided = self._failed(exc, False)
                     return Decision.of_one(decided, self.name, self.revision, event)
             records = event.get("Records") if isinstance(event, dict) else None
-            if type(records) is list and len(records) == 1 and not explain:
-                return Decision.of_one(self._evaluate_record(records[0], False), self.name, self.revision, event)
             if not isinstance(records, list) or not records:
                 reason = "event has no Records" if records is None else "event Records is empty or not a list"
                 return Decision.fallback(self.on_error, reason, event, self.name, self.revision)

@@ -121,7 +121,10 @@ _USER: Callable[[addresses.Address, Callable[[str], str]], str] = lambda a, key:
 
 def _bare_address(raw: str, lowered: str, cs: bool) -> str:
     """An ASCII local part's match form is its lower case; the domain's normal form is always that."""
-    return lowered if not cs else raw[:raw.rindex("@")] + lowered[raw.rindex("@"):]
+    if not cs:
+        return lowered
+    at = raw.rindex("@")
+    return raw[:at] + lowered[at:]
 
 
 _BARE_DOMAIN: Callable[[str, str, bool], str] = lambda raw, lowered, cs: lowered[lowered.rindex("@") + 1:]
@@ -231,9 +234,8 @@ class AddressSource(Source):
         cached = cache.get(self._values_key)
         if cached is None:
             parsed = cache.get(self._parsed_key)
-            if parsed is None:              # `_parse`, inline
-                route = cache.get(self._counted_key)
-                parsed = cache[self._parsed_key] = ctx.parse_all(self._strings(ctx), route is None, route)
+            if parsed is None:
+                parsed = cache[self._parsed_key] = self._parse(ctx, self._strings(ctx))
             value = self.part.value
             if value is None:
                 extract, cs = self.part.extract, self.case_sensitive

@@ -348,7 +348,8 @@ def _generate(segments: list[tuple[str, Any]]) -> Any:
         inner = template[-1]      # the next segment goes inside its block, or beside its statement
         depth += len(inner) - len(inner.lstrip()) + inner.endswith(":")
     last, indent = len(segments), " " * depth
-    if single and 0 < start == last:      # member names only: `one` is the chain of gets itself
+    names_only = single and 0 < start == last
+    if names_only:                        # member names only: `one` is the chain of gets itself
         lines = ["def getter(v0):", *walk, f"{indent}return [v{last}]", " return []",
                  "def one(v0):", *[line.replace(f"v{last} = ", "return ") for line in walk[:4]]]
     elif single:
@@ -363,7 +364,7 @@ def _generate(segments: list[tuple[str, Any]]) -> Any:
     exec(compile("\n".join(lines), "<jsonpath getter>", "exec"), constants)  # noqa: S102
     getter = constants["getter"]
     getter.one = constants.get("one")
-    getter.keys = tuple(arg for _, arg in segments) if single and 0 < start == last else None
+    getter.keys = tuple(arg for _, arg in segments) if names_only else None
     return getter
 
 
